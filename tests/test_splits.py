@@ -1,0 +1,77 @@
+"""Tests for experiments.splits: no utterance or speaker straddles a split."""
+import numpy as np
+import pytest
+
+from experiments import splits
+
+
+def _columns(n_speakers=6, n_classes=4, utts_per_class=3, segs=2):
+  """Columns of a corpus: speaker x class x utterance x segment rows."""
+  rows = [(s, c, u) for s in range(n_speakers) for c in range(n_classes)
+          for u in range(utts_per_class) for _ in range(segs)]
+  spk, lab, _ = map(np.array, zip(*rows))
+  return {'label': lab.astype(np.int32),
+          'utterance': np.repeat(np.arange(len(rows) // segs), segs),
+          'speaker': np.array([f'spk{s}' for s in spk])}
+
+
+@pytest.mark.parametrize('protocol', ['random_kfold', 'speaker_kfold'])
+def test_no_utterance_on_both_sides(protocol):
+  data = _columns()
+  for train, test in splits.make_folds(protocol, data, seed=1):
+    assert not set(data['utterance'][train]) & set(data['utterance'][test])
+
+
+def test_speaker_kfold_separates_speakers_and_loso_has_fold_per_speaker():
+  data = _columns()
+  loso = splits.speaker_kfold(data)
+  assert len(loso) == 6
+  assert [set(data['speaker'][te]) for _, te in loso] == [
+      {f'spk{i}'} for i in range(6)]
+  grouped = splits.speaker_kfold(data, n_splits=3, seed=0)
+  assert len(grouped) == 3
+  for train, test in grouped:
+    assert not set(data['speaker'][train]) & set(data['speaker'][test])
+    assert len(set(data['speaker'][test])) == 2
+
+
+@pytest.mark.parametrize('protocol', sorted(splits.PROTOCOLS))
+def test_every_row_is_tested_exactly_once(protocol):
+  data = _columns()
+  folds = splits.make_folds(protocol, data, seed=0)
+  tested = np.concatenate([te for _, te in folds])
+  np.testing.assert_array_equal(np.sort(tested), np.arange(data['label'].size))
+  for train, test in folds:
+    assert train.dtype == np.int64 and np.intersect1d(train, test).size == 0
+    assert train.size + test.size == data['label'].size
+
+
+def test_random_kfold_is_stratified():
+  data = _columns()
+  for _, test in splits.random_kfold(data, n_splits=3, seed=0):
+    counts = np.bincount(data['label'][test], minlength=4)
+    assert counts.max() - counts.min() <= 2  # 2 = one utterance's segments
+
+
+def test_leaky_split_puts_an_utterance_on_both_sides():
+  data = _columns()
+  straddling = [set(data['utterance'][tr]) & set(data['utterance'][te])
+                for tr, te in splits.leaky_segment_kfold(data, seed=0)]
+  assert any(straddling)
+
+
+def test_validation_split_is_utterance_grouped_and_disjoint():
+  data = _columns()
+  train, _ = splits.random_kfold(data, seed=0)[0]
+  fit, val = splits.validation_split(train, data['utterance'], data['label'],
+                                     fraction=0.25, seed=0)
+  assert np.intersect1d(fit, val).size == 0
+  np.testing.assert_array_equal(np.union1d(fit, val), train)
+  assert not set(data['utterance'][fit]) & set(data['utterance'][val])
+  # Stratified: every class is in validation.
+  assert set(data['label'][val]) == {0, 1, 2, 3}
+
+
+def test_make_folds_rejects_unknown_protocol():
+  with pytest.raises(ValueError, match='leaky_segment_kfold.*random_kfold'):
+    splits.make_folds('loso', _columns())
