@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from experiments import splits
+from experiments import normalize, splits
 
 
 def _columns(n_speakers=6, n_classes=4, utts_per_class=3, segs=2):
@@ -75,3 +75,32 @@ def test_validation_split_is_utterance_grouped_and_disjoint():
 def test_make_folds_rejects_unknown_protocol():
   with pytest.raises(ValueError, match='leaky_segment_kfold.*random_kfold'):
     splits.make_folds('loso', _columns())
+
+
+# Normalisation is part of an honest split: statistics from training rows only.
+
+
+@pytest.mark.parametrize('mode', ['pixel', 'band_channel'])
+def test_normalizer_ignores_test_rows(mode):
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(10, 4, 5, 3)).astype(np.float32)
+  train = np.arange(6)
+  before = normalize.fit_normalizer(x, mode, rows=train)
+  x[6:] += 100.0  # only test rows change
+  after = normalize.fit_normalizer(x, mode, rows=train)
+  np.testing.assert_array_equal(before.mean, after.mean)
+  np.testing.assert_array_equal(before.std, after.std)
+  z = normalize.apply_normalizer(before, x[train])
+  assert z.dtype == np.float32
+  axes = (0,) if mode == 'pixel' else (0, 2)
+  np.testing.assert_allclose(z.mean(axis=axes), 0, atol=1e-5)
+  np.testing.assert_allclose(z.std(axis=axes), 1, atol=1e-4)
+
+
+def test_band_channel_stats_shape_and_constant_guard():
+  x = np.zeros((5, 4, 7, 3), np.float32)
+  x[..., 0] = np.arange(4)[:, None]  # per-band constant
+  stats = normalize.fit_normalizer(x, 'band_channel')
+  assert stats.mean.shape == stats.std.shape == (4, 1, 3)
+  np.testing.assert_allclose(stats.mean[:, 0, 0], np.arange(4))
+  assert np.all(np.isfinite(normalize.apply_normalizer(stats, x)))
