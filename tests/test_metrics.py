@@ -62,3 +62,20 @@ def test_aggregate_folds_mean_std_and_nan_recall():
   np.testing.assert_allclose(agg['per_class_recall_mean'], [0.5, 1.0, 0.5])
   assert agg['confusion'].sum() == 6
   json.dumps(metrics.jsonable(agg))  # NaN-free, numpy-free
+
+
+# Figures of the scores (experiments.plots).
+
+
+def test_plots_write_images_and_row_normalise(tmp_path):
+  from experiments import plots  # pylint: disable=g-import-not-at-top
+  np.testing.assert_allclose(plots.row_normalise([[1, 3], [0, 0]]),
+                             [[0.25, 0.75], [0, 0]])
+  conf = tmp_path / 'sub' / 'confusion.png'
+  plots.plot_confusion([[5, 1], [2, 2]], ['anger', 'sadness'], str(conf), 't')
+  fit = tmp_path / 'fitness.png'
+  plots.plot_fitness({'source': {'best': [0.2, 0.5], 'mean': [0.1, 0.3]},
+                      'target': {'best': [0.4, 0.6], 'mean': [0.3, 0.4]}},
+                     str(fit))
+  for p in (conf, fit):
+    assert p.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

@@ -1,0 +1,85 @@
+"""Figures for results: confusion matrices and GA fitness curves.
+
+Uses matplotlib's Agg backend (no display needed); every function writes one
+file and closes its figure.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+
+
+def row_normalise(confusion) -> np.ndarray:
+  """[C, C] counts -> [C, C] row fractions (rows of zeros stay zero)."""
+  confusion = np.asarray(confusion, dtype=np.float64)
+  totals = confusion.sum(axis=1, keepdims=True)
+  return np.divide(confusion, totals, out=np.zeros_like(confusion),
+                   where=totals > 0)
+
+
+def plot_confusion(confusion, class_names: Sequence[str], path: str,
+                   title: str = '') -> None:
+  """Row-normalised confusion matrix with class names and values in cells.
+
+  Args:
+    confusion: [C, C] counts, rows = true class, columns = predicted class.
+    class_names: C names.
+    path: output image file (format from its extension).
+    title: figure title.
+  """
+  frac = row_normalise(confusion)
+  c = frac.shape[0]
+  size = max(4.0, 0.7 * c + 2.0)
+  fig, ax = plt.subplots(figsize=(size, size))
+  ax.imshow(frac, cmap='Blues', vmin=0.0, vmax=1.0)
+  ax.set_xticks(range(c), class_names, rotation=45, ha='right')
+  ax.set_yticks(range(c), class_names)
+  ax.set_xlabel('predicted')
+  ax.set_ylabel('true')
+  for i in range(c):
+    for j in range(c):
+      ax.text(j, i, f'{frac[i, j]:.2f}', ha='center', va='center',
+              color='white' if frac[i, j] > 0.5 else 'black', fontsize=8)
+  if title:
+    ax.set_title(title)
+  fig.tight_layout()
+  _save(fig, path)
+
+
+def plot_fitness(histories: Mapping[str, Mapping[str, Sequence[float]]],
+                 path: str, title: str = '') -> None:
+  """Best and mean fitness per generation, one line pair per phase.
+
+  Args:
+    histories: phase name (e.g. 'source', 'target') -> {'best': [G],
+      'mean': [G]} fitness per generation.
+    path: output image file.
+    title: figure title.
+  """
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for i, (phase, hist) in enumerate(histories.items()):
+    color = f'C{i}'
+    ax.plot(np.asarray(hist['best']), color=color, label=f'{phase} best')
+    ax.plot(np.asarray(hist['mean']), color=color, linestyle='--',
+            label=f'{phase} mean')
+  ax.set_xlabel('generation')
+  ax.set_ylabel('fitness (training accuracy)')
+  ax.grid(alpha=0.3)
+  ax.legend()
+  if title:
+    ax.set_title(title)
+  fig.tight_layout()
+  _save(fig, path)
+
+
+def _save(fig, path: str) -> None:
+  if os.path.dirname(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
