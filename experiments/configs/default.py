@@ -1,0 +1,69 @@
+"""The paper's method and hyper-parameters (Nguyen et al. 2023), on EMO-DB.
+
+L=3 layers x M=20 modules of U=20 ReLU units, N<=4 active per layer, mean
+aggregation; microbial GA with population 20, binary tournament (K=2), 200
+generations; each pathway trains T = ceil(n_train/64) SGD steps (lr 0.02,
+batch 64); fitness = training accuracy. Every other config starts from this.
+"""
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  # What to run: 'scratch' (target only), 'transfer' (sources -> target),
+  # 'multi_source' (pooled sources -> target).
+  c.task = 'scratch'
+  c.modality = 'audio'
+  # Corpus specs: 'synthetic', 'emodb', 'savee', 'enterface', 'ravdess', with
+  # optional row filters, e.g. 'emodb:sex=f' or 'emodb:speaker=03,08'.
+  c.target = 'emodb'
+  c.sources = ()
+  c.data_root = '../shared/data'  # holds <corpus>/ folders in their layouts
+  c.cache_dir = 'features'
+  # Evaluation: 'random_kfold' (the paper, utterance-grouped), 'speaker_kfold'
+  # (leave-one-speaker-out when n_splits is 0) or 'leaky_segment_kfold'.
+  c.protocol = 'random_kfold'
+  c.n_splits = 5
+  c.folds = ()  # run only these fold indices; empty = all
+  c.normalize = 'pixel'  # 'pixel' | 'band_channel' | 'none'
+  # Fitness rows: 'train' (the paper) or 'validation' (held-out utterances).
+  c.fitness = 'train'
+  c.validation_fraction = 0.15
+
+  c.model = ml_collections.ConfigDict()
+  c.model.num_layers = 3
+  c.model.num_modules = 20
+  c.model.module_units = 20
+  c.model.max_active = 4
+  c.model.aggregate = 'mean'  # 'sum' is the original PathNet
+  c.model.compute = 'gather'  # 'dense' computes all M modules then masks
+
+  c.evolution = ml_collections.ConfigDict()
+  c.evolution.population_size = 20
+  c.evolution.generations = 200
+  c.evolution.tournaments_per_generation = 1
+  c.evolution.train_mode = 'sequential'  # the paper; 'parallel' sums grads
+  c.evolution.mutation_rate = ml_collections.FieldReference(None, float)
+  c.evolution.mutation_boundary = 'wrap'
+  c.evolution.epochs_per_pathway = 1
+  c.evolution.steps_per_pathway = 0  # 0 = ceil(n_train / batch) * epochs
+  c.evolution.checkpoint_every = 20
+  c.evolution.frozen_always_active = True
+  c.evolution.tiebreak_loss = False
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.optimizer = 'sgd'
+  c.optim.learning_rate = 0.02
+  c.optim.momentum = 0.9
+  c.optim.batch_size = 64
+  c.optim.weight_decay = 0.0
+  c.optim.input_dropout = 0.0
+  c.optim.eval_batch_size = 1024
+
+  c.augment = ml_collections.ConfigDict()
+  c.augment.enabled = False
+  c.augment.freq_mask = 8  # widest masked band run
+  c.augment.time_mask = 8  # widest masked frame run
+  c.augment.max_shift = 4  # frames of circular time shift
+  return c
