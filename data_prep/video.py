@@ -1,0 +1,201 @@
+"""Face crops: Viola–Jones (OpenCV Haar cascade) per frame, as in the paper.
+
+Per kept frame: detect frontal faces on a downscaled, histogram-equalised grey
+copy; when several are found keep the one with the highest cascade score
+(`detectMultiScale3(..., outputRejectLevels=True)` level weight); crop that box
+from the full-resolution RGB frame and resize it to size×size. A frame with
+no detection reuses the most recent crop of the same video; frames before the
+first detection use the first detection's crop.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Any, Iterator
+
+import cv2
+import numpy as np
+
+CASCADE = 'haarcascade_frontalface_default.xml'
+
+
+class VideoError(ValueError):
+  """A video file is missing, empty or unreadable."""
+
+
+class NoFaceError(VideoError):
+  """No face was detected (in any frame of a video, or in an image)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorParams:
+  """Haar detection settings (the paper only names the method).
+
+  Attributes:
+    detect_width: frames wider than this are downscaled to it for detection
+      (speed); crops still come from the full frame. 0 disables downscaling.
+    scale_factor: image-pyramid step of detectMultiScale.
+    min_neighbors: overlapping raw detections required to keep a box.
+    min_size_frac: smallest face side as a fraction of the detection image's
+      shorter side (ignores tiny false positives in the background).
+    margin: extra border around the detected box, as a fraction of its side
+      (0 = the cascade's box exactly).
+  """
+  detect_width: int = 320
+  scale_factor: float = 1.1
+  min_neighbors: int = 5
+  min_size_frac: float = 0.1
+  margin: float = 0.0
+
+
+@functools.lru_cache(maxsize=None)
+def _cascade() -> cv2.CascadeClassifier:
+  """The frontal-face cascade, loaded once per process (read-only after)."""
+  path = os.path.join(cv2.data.haarcascades, CASCADE)
+  cascade = cv2.CascadeClassifier(path)
+  if cascade.empty():
+    raise RuntimeError(f'cannot load the OpenCV Haar cascade {path}')
+  return cascade
+
+
+def detect_face(rgb: np.ndarray,
+                params: DetectorParams = DetectorParams()
+                ) -> tuple[int, int, int, int] | None:
+  """Highest-scoring frontal face box in an RGB image, in its own pixels.
+
+  Args:
+    rgb: uint8[h, w, 3] RGB image.
+    params: detection settings.
+
+  Returns:
+    (x, y, w, h) of the best face, or None when there is none.
+  """
+  h, w = rgb.shape[:2]
+  scale = 1.0
+  if params.detect_width and w > params.detect_width:
+    scale = params.detect_width / w
+    small = cv2.resize(rgb, (params.detect_width, max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA)
+  else:
+    small = rgb
+  grey = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+  side = max(1, int(params.min_size_frac * min(grey.shape)))
+  boxes, _, weights = _cascade().detectMultiScale3(
+      grey, scaleFactor=params.scale_factor, minNeighbors=params.min_neighbors,
+      minSize=(side, side), outputRejectLevels=True)
+  if len(boxes) == 0:
+    return None
+  best = int(np.argmax(np.asarray(weights).reshape(-1)))
+  x, y, bw, bh = (float(v) / scale for v in boxes[best])
+  return int(round(x)), int(round(y)), int(round(bw)), int(round(bh))
+
+
+def crop(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = 64,
+         margin: float = 0.0) -> np.ndarray:
+  """uint8[size, size, 3] resize of `box` (grown by `margin`, clipped)."""
+  x, y, w, h = box
+  dx, dy = int(round(margin * w)), int(round(margin * h))
+  x0, y0 = max(0, x - dx), max(0, y - dy)
+  x1, y1 = min(rgb.shape[1], x + w + dx), min(rgb.shape[0], y + h + dy)
+  face = rgb[y0:y1, x0:x1]
+  return cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def face_crop_image(image: np.ndarray, size: int = 64,
+                    params: DetectorParams = DetectorParams()) -> np.ndarray:
+  """The best face of one RGB picture.
+
+  Args:
+    image: uint8[h, w, 3] RGB (or [h, w] grey, promoted to RGB).
+    size: output side.
+    params: detection settings.
+
+  Returns:
+    uint8[size, size, 3] RGB crop.
+
+  Raises:
+    NoFaceError: no face detected.
+  """
+  image = _as_rgb(image)
+  box = detect_face(image, params)
+  if box is None:
+    raise NoFaceError('no face detected in the image')
+  return crop(image, box, size, params.margin)
+
+
+def face_crops(path: str | os.PathLike, size: int = 64, frame_step: int = 1,
+               params: DetectorParams = DetectorParams()) -> np.ndarray:
+  """Face crops of every `frame_step`-th frame of a video.
+
+  Args:
+    path: a video file OpenCV can decode (.avi, .mp4, ...).
+    size: output side (paper: 64).
+    frame_step: keep frames 0, step, 2·step, ... (1 = every frame, paper).
+    params: detection settings.
+
+  Returns:
+    uint8[n_kept_frames, size, size, 3] RGB crops, one per kept frame.
+
+  Raises:
+    VideoError: missing/empty/unreadable file or no decodable frame.
+    NoFaceError: no face in any kept frame (message names the file).
+  """
+  path = os.fspath(path)
+  if frame_step < 1:
+    raise ValueError(f'frame_step must be ≥ 1, got {frame_step}')
+  crops: list[np.ndarray | None] = []
+  for i, frame in enumerate(read_frames(path)):
+    if i % frame_step:
+      continue
+    box = detect_face(frame, params)
+    crops.append(None if box is None else crop(frame, box, size, params.margin))
+  if not crops:
+    raise VideoError(f'{path}: no decodable video frame')
+  found = [c for c in crops if c is not None]
+  if not found:
+    raise NoFaceError(f'{path}: no face detected in any of {len(crops)} frames')
+  last = found[0]  # frames before the first detection use the first one
+  out = np.empty((len(crops), size, size, 3), np.uint8)
+  for i, c in enumerate(crops):
+    last = last if c is None else c
+    out[i] = last
+  return out
+
+
+def read_frames(path: str) -> Iterator[np.ndarray]:
+  """Yields uint8[h, w, 3] RGB frames of a video (OpenCV's decoder)."""
+  if not os.path.isfile(path):
+    raise VideoError(f'{path}: no such file')
+  if os.path.getsize(path) == 0:
+    raise VideoError(f'{path}: empty file (0 bytes)')
+  cap = cv2.VideoCapture(path)
+  try:
+    if not cap.isOpened():
+      raise VideoError(f'{path}: unreadable video (OpenCV cannot open it)')
+    while True:
+      ok, bgr = cap.read()
+      if not ok:
+        return
+      yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+  finally:
+    cap.release()
+
+
+def crop_params(size: int = 64, frame_step: int = 1,
+                **detector: Any) -> dict[str, Any]:
+  """JSON-serialisable description of the video features (cache key)."""
+  return dict(size=size, frame_step=frame_step,
+              **dataclasses.asdict(DetectorParams(**detector)),
+              cascade=CASCADE)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+  image = np.asarray(image)
+  if image.dtype != np.uint8:
+    raise TypeError(f'expected a uint8 image, got {image.dtype}')
+  if image.ndim == 2:
+    return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+  if image.ndim == 3 and image.shape[2] == 4:
+    return np.ascontiguousarray(image[..., :3])
+  return np.ascontiguousarray(image)
