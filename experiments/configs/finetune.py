@@ -1,0 +1,77 @@
+r"""Fine-tuning baseline (Zhang et al. 2018 style CNN) configuration.
+
+  python -m experiments.finetune --config=experiments/configs/finetune.py \
+      --workdir=runs/finetune_synthetic
+  python -m experiments.finetune --config=experiments/configs/finetune.py:emodb \
+      --workdir=runs/finetune_emodb
+  # transfer: pre-train on one corpus, fine-tune every layer on another
+  python -m experiments.finetune --config=experiments/configs/finetune.py:emodb \
+      --config.source=savee --workdir=runs/finetune_savee_emodb
+
+Presets (after the colon): '' (synthetic corpus, CPU-sized CNN), 'emodb',
+'alexnet' (AlexNet widths, for an accelerator), 'tiny' (tests).
+"""
+import ml_collections
+from ml_collections import config_dict
+
+
+def get_config(preset: str = '') -> ml_collections.ConfigDict:
+  """The default config, changed by `preset`."""
+  config = ml_collections.ConfigDict()
+  # Data: corpus names ('synthetic', 'emodb', 'savee', ...), see
+  # experiments.finetune.load_corpus. source None = train from scratch.
+  config.target = 'synthetic'
+  config.source = config_dict.placeholder(str)
+  config.modality = 'audio'
+  config.data_root = '../shared/data'  # relative to the working directory
+  config.cache_dir = 'features'
+  config.synthetic = ml_collections.ConfigDict(
+      dict(num_speakers=6, num_classes=5, utterances_per_class=8))
+
+  # Evaluation.
+  config.protocol = 'random_kfold'  # | 'speaker_kfold' | 'leaky_segment_kfold'
+  config.n_splits = config_dict.placeholder(int)  # None: 5, or LOSO
+  config.max_folds = 0  # run only the first k folds; 0 = all
+  config.seed = 0
+  config.normalizer = 'pixel'  # | 'band_channel' | 'none'
+  config.val_fraction = 0.0  # > 0: keep the epoch with best validation acc.
+
+  # AlexNet's shape at CPU scale: stride-2 first conv (AlexNet: stride 4 on
+  # 224 px), 3x3/2 max-pools after conv 1, 2 and 5, two dropout dense layers.
+  config.model = ml_collections.ConfigDict(dict(
+      conv_features=(32, 64, 96, 96, 64),
+      conv_kernels=(5, 3, 3, 3, 3),
+      conv_strides=(2, 1, 1, 1, 1),
+      pool_after=(0, 1, 4),
+      dense_features=(256, 256),
+      dropout=0.5,
+  ))
+
+  # Optimisation (fine-tuning updates every layer).
+  config.optimizer = 'adam'  # | 'sgd' (with momentum)
+  config.learning_rate = 1e-3
+  config.momentum = 0.9
+  config.weight_decay = 0.0
+  config.batch_size = 64
+  config.epochs = 10
+  config.pretrain_epochs = 10
+  config.pretrain_learning_rate = config_dict.placeholder(float)  # None: lr
+  config.eval_batch_size = 256
+
+  if preset == 'emodb':
+    config.target = 'emodb'
+  elif preset == 'alexnet':
+    config.model.conv_features = (64, 128, 192, 192, 128)
+    config.model.dense_features = (512, 512)
+  elif preset == 'tiny':
+    config.synthetic = ml_collections.ConfigDict(
+        dict(num_speakers=4, num_classes=2, utterances_per_class=2))
+    config.n_splits = 2
+    config.model.conv_features = (4, 8, 8, 8, 8)
+    config.model.dense_features = (16, 16)
+    config.epochs = 1
+    config.pretrain_epochs = 1
+    config.batch_size = 8
+  elif preset:
+    raise ValueError(f'unknown preset {preset!r}')
+  return config

@@ -1,0 +1,247 @@
+r"""The fine-tuning baseline the paper compares with (Zhang et al. 2018).
+
+An AlexNet-like CNN on 3-channel log-mel segments. No ImageNet weights can be
+downloaded here, so pre-training on a source corpus takes their place; then
+ALL layers are fine-tuned on the target corpus with a new head. Without a
+source the CNN trains from scratch.
+
+Usage:
+  python -m experiments.finetune --config=experiments/configs/finetune.py \
+      --workdir=runs/finetune
+
+Writes to the workdir: results.json (per-fold and aggregated segment- and
+utterance-level WA/UA, per-class recall, confusion, config, timings),
+confusion.png (utterance level, summed over folds) and summary.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, NamedTuple, Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import numpy as np
+from ml_collections import config_flags
+
+from experiments import cnn
+from experiments import normalize
+from experiments import plots
+from experiments import splits
+from pathnet_jax import metrics
+
+
+def load_corpus(name: str, config):
+  """FeatureSet for a corpus name: 'synthetic' or a corpus under data_root.
+
+  The one place that knows where corpora come from (selectors such as
+  'emodb:sex=f' or pooled sources belong here).
+  """
+  if name == 'synthetic':
+    from data_prep import synthetic  # pylint: disable=g-import-not-at-top
+    return synthetic.make_corpus(seed=config.seed, **config.synthetic)
+  from data_prep import store  # pylint: disable=g-import-not-at-top
+  return store.cached_features(name, os.path.join(config.data_root, name),
+                               config.modality, config.cache_dir)
+
+
+class FinetuneResult(NamedTuple):
+  params: cnn.Params  # fine-tuned on the target
+  pretrained: cnn.Params  # after source pre-training (source head)
+  history: dict[str, Any]  # {'pretrain': ..., 'finetune': ...}
+
+
+def pretrain(key, config, x, y, num_classes: int):
+  """Trains the CNN from scratch on the (normalised) source: (params, hist)."""
+  lr = config.pretrain_learning_rate or config.learning_rate
+  return cnn.train_cnn(key, config, x, y, num_classes=num_classes,
+                       epochs=config.pretrain_epochs, learning_rate=lr)
+
+
+def finetune(key, config, pretrained, x, y, num_classes: int,
+             validation=None):
+  """New head on the pretrained body, then every layer trained on the target."""
+  head_key, train_key = jax.random.split(key)
+  init = cnn.with_new_head(head_key, config, pretrained, num_classes,
+                           np.shape(x)[1:])
+  return cnn.train_cnn(train_key, config, x, y, init,
+                       validation=validation)
+
+
+def pretrain_then_finetune(key, config, source, target,
+                           num_classes: tuple[int, int] | None = None
+                           ) -> FinetuneResult:
+  """Source pre-training replaces ImageNet; then all layers tune on target.
+
+  Args:
+    key: jax.random key.
+    config: finetune config.
+    source: (x [n_s, H, W, C], y [n_s]) normalised source rows.
+    target: (x [n_t, H, W, C], y [n_t]) normalised target training rows.
+    num_classes: (source, target) class counts; default max label + 1.
+
+  Returns:
+    FinetuneResult(params, pretrained, history).
+  """
+  if num_classes is None:
+    num_classes = (int(np.max(source[1])) + 1, int(np.max(target[1])) + 1)
+  pre_key, fine_key = jax.random.split(key)
+  pretrained, pre_hist = pretrain(pre_key, config, *source, num_classes[0])
+  params, fine_hist = finetune(fine_key, config, pretrained, *target,
+                               num_classes[1])
+  return FinetuneResult(params, pretrained,
+                        {'pretrain': pre_hist, 'finetune': fine_hist})
+
+
+def evaluate_fold(params, config, x_test, y_test, utterance_test,
+                  num_classes: int) -> dict[str, Any]:
+  """Segment- and utterance-level scores of one test fold."""
+  log_probs = cnn.predict_log_probs(params, x_test, config)
+  return {
+      'segment': metrics.segment_scores(y_test, log_probs.argmax(1),
+                                        num_classes),
+      'utterance': metrics.utterance_scores(log_probs, y_test, utterance_test,
+                                            num_classes),
+  }
+
+
+def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
+  """Cross-validates the (pre-trained and) fine-tuned CNN; writes workdir."""
+  start = time.perf_counter()
+  os.makedirs(workdir, exist_ok=True)
+  pretrain_key, folds_key = jax.random.split(jax.random.key(config.seed))
+  fs = load_corpus(config.target, config)
+  num_classes = len(fs.class_names)
+  folds = splits.make_folds(config.protocol, fs, config.n_splits, config.seed)
+  n_folds_total = len(folds)
+  if config.max_folds:
+    folds = folds[:config.max_folds]
+  timings: dict[str, float] = {'load_s': time.perf_counter() - start}
+
+  pretrained, pretrain_history = None, None
+  if config.source:
+    t = time.perf_counter()
+    src = load_corpus(config.source, config)
+    # The source is all training data: its own statistics.
+    src_x = normalize.apply_normalizer(
+        normalize.fit_normalizer(src.x, config.normalizer), src.x)
+    pretrained, pretrain_history = pretrain(
+        pretrain_key, config, src_x, src.label,
+        len(src.class_names))
+    del src_x
+    timings['pretrain_s'] = time.perf_counter() - t
+    logging.info('pre-trained on %s (%d rows) in %.1fs', config.source,
+                 len(src), timings['pretrain_s'])
+
+  fold_results = []
+  for i, (train_rows, test_rows) in enumerate(folds):
+    t = time.perf_counter()
+    fold_key = jax.random.fold_in(folds_key, i)
+    stats = normalize.fit_normalizer(fs.x, config.normalizer, rows=train_rows)
+    fit_rows, validation = train_rows, None
+    if config.val_fraction > 0:
+      fit_rows, val_rows = splits.validation_split(
+          train_rows, fs.utterance, fs.label, config.val_fraction, config.seed)
+      validation = (normalize.apply_normalizer(stats, fs.x[val_rows]),
+                    fs.label[val_rows])
+    x_fit = normalize.apply_normalizer(stats, fs.x[fit_rows])
+    if pretrained is None:
+      params, history = cnn.train_cnn(fold_key, config, x_fit,
+                                      fs.label[fit_rows],
+                                      num_classes=num_classes,
+                                      validation=validation)
+    else:
+      params, history = finetune(fold_key, config, pretrained, x_fit,
+                                 fs.label[fit_rows], num_classes, validation)
+    del x_fit
+    train_s = time.perf_counter() - t
+    scores = evaluate_fold(params, config,
+                           normalize.apply_normalizer(stats, fs.x[test_rows]),
+                           fs.label[test_rows], fs.utterance[test_rows],
+                           num_classes)
+    fold_results.append({
+        'fold': i, 'n_train_rows': int(fit_rows.size),
+        'n_test_rows': int(test_rows.size), **scores, 'history': history,
+        'train_s': train_s, 'eval_s': time.perf_counter() - t - train_s,
+    })
+    logging.info('fold %d/%d: segment WA %.3f, utterance WA %.3f UA %.3f '
+                 '(%.1fs)', i + 1, len(folds), scores['segment']['wa'],
+                 scores['utterance']['wa'], scores['utterance']['ua'],
+                 train_s)
+
+  aggregate = {level: metrics.aggregate_folds(
+      [f[level] for f in fold_results]) for level in ('segment', 'utterance')}
+  timings['total_s'] = time.perf_counter() - start
+  results = {
+      'method': 'finetune_cnn' if config.source else 'cnn_scratch',
+      'target': config.target, 'source': config.source,
+      'protocol': config.protocol, 'n_folds': len(folds),
+      'n_folds_total': n_folds_total, 'seed': config.seed,
+      'class_names': list(fs.class_names), 'n_rows': len(fs),
+      'n_utterances': int(np.unique(fs.utterance).size),
+      'device': str(jax.devices()[0].platform),
+      'config': config.to_dict(), 'folds': fold_results,
+      'aggregate': aggregate, 'pretrain_history': pretrain_history,
+      'timings': timings,
+  }
+  with open(os.path.join(workdir, 'results.json'), 'w') as f:
+    json.dump(metrics.jsonable(results), f, indent=1)
+  plots.plot_confusion(aggregate['utterance']['confusion'], fs.class_names,
+                       os.path.join(workdir, 'confusion.png'),
+                       _title(config, 'utterance level, folds summed'))
+  with open(os.path.join(workdir, 'summary.md'), 'w') as f:
+    f.write(summary_markdown(results))
+  return results
+
+
+def _title(config, what: str) -> str:
+  source = f'{config.source} → ' if config.source else ''
+  return f'CNN {source}{config.target}, {config.protocol}: {what}'
+
+
+def summary_markdown(results: dict[str, Any]) -> str:
+  """A short markdown report of `train_and_evaluate` results."""
+  agg = results['aggregate']
+  lines = [
+      f"# CNN baseline: {results['method']}, "
+      f"{results['source'] + ' → ' if results['source'] else ''}"
+      f"{results['target']}",
+      '',
+      f"Protocol {results['protocol']}, {results['n_folds']} of "
+      f"{results['n_folds_total']} folds, seed {results['seed']}, "
+      f"{results['n_rows']} segments / {results['n_utterances']} utterances, "
+      f"device {results['device']}, {results['timings']['total_s']:.0f} s.",
+      '',
+      '| level | WA | UA |',
+      '|---|---|---|',
+  ]
+  for level in ('segment', 'utterance'):
+    a = agg[level]
+    lines.append(f"| {level} | {a['wa_mean']:.3f} ± {a['wa_std']:.3f} | "
+                 f"{a['ua_mean']:.3f} ± {a['ua_std']:.3f} |")
+  lines += ['', 'Per-class recall (utterance level, mean over folds):', '',
+            '| class | recall |', '|---|---|']
+  for name, r in zip(results['class_names'],
+                     agg['utterance']['per_class_recall_mean']):
+    lines.append(f'| {name} | {r:.3f} |')
+  return '\n'.join(lines) + '\n'
+
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Path to an ml_collections config file.',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Output directory.')
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  results = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  print(summary_markdown(results))
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['config', 'workdir'])
+  app.run(main)
