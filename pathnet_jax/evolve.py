@@ -108,7 +108,8 @@ def generation(state: EvolveState, x, y, fit_x, fit_y, frozen, always_idx,
   genotypes = state.ga.genotypes[candidates]  # [P, L, N]
   indices, weights = pathway.slots(genotypes, always_idx, always_w)
   params, opt_state, stats = train_lib.train_pathways(
-      state.params, state.opt_state, indices, weights, x, y, k_train, tx=tx,
+      state.params, state.opt_state, indices, weights, x, y,
+      jax.random.split(k_train, candidates.shape[0]), tx=tx,
       frozen=frozen, num_steps=num_steps, batch_size=batch_size, mode=mode,
       aggregate=aggregate, compute=compute, dropout_rate=dropout_rate,
       augment=augment)
@@ -131,8 +132,13 @@ def generation(state: EvolveState, x, y, fit_x, fit_y, frozen, always_idx,
   return new_state, summary
 
 
-def make_generation_fn(config, tx, n_train: int, augment=None):
-  """jit(generation) with the config's static settings bound."""
+def make_generation_fn(config, tx, n_train: int, augment=None, *,
+                       wrap: Callable | None = None):
+  """jit(generation) with the config's static settings bound.
+
+  `wrap` (e.g. `chex.assert_max_traces(n=1)`) decorates the traced function.
+  Returns (jitted fn, T steps per pathway).
+  """
   ec, oc, mc = config.evolution, config.optim, config.model
   steps = int(ec.get('steps_per_pathway', 0) or train_lib.steps_per_pathway(
       n_train, oc.batch_size, ec.get('epochs_per_pathway', 1)))
@@ -143,7 +149,11 @@ def make_generation_fn(config, tx, n_train: int, augment=None):
       compute=mc.get('compute', 'gather'),
       dropout_rate=float(oc.get('input_dropout', 0.0)), augment=augment,
       tiebreak_loss=bool(ec.get('tiebreak_loss', False)))
-  return jax.jit(fn), steps
+
+  def one_generation(state, x, y, fit_x, fit_y, frozen, always_idx, always_w):
+    return fn(state, x, y, fit_x, fit_y, frozen, always_idx, always_w)
+
+  return jax.jit(wrap(one_generation) if wrap else one_generation), steps
 
 
 def validate(config, train_x, train_y, num_classes: int | None = None) -> None:

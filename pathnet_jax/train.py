@@ -111,7 +111,7 @@ def pathway_loss(params, indices, weights, xb, yb, key, *, aggregate, compute,
   return cross_entropy(logits, yb)
 
 
-def train_pathways(params, opt_state, indices, weights, x, y, key, *,
+def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
                    tx: optax.GradientTransformation, frozen: jax.Array,
                    num_steps: int, batch_size: int, mode: str = 'sequential',
                    aggregate: str = 'mean', compute: str = 'gather',
@@ -123,8 +123,8 @@ def train_pathways(params, opt_state, indices, weights, x, y, key, *,
     params, opt_state: shared PathNet parameters and optimiser state.
     indices, weights: int32/float32[P, L, K] slots of the P pathways.
     x: [n, ...] training inputs on device; y: int32[n] labels.
-    key: PRNG key; pathway p uses `jax.random.split(key, P)[p]` for its
-      minibatch order, so a sequential run equals P single-pathway runs.
+    path_keys: [P] PRNG keys, one per pathway (minibatch order, dropout,
+      augmentation), so a sequential run equals P single-pathway runs.
     tx: optimiser. frozen: bool[L, M] modules that never change.
     num_steps: T steps per pathway. batch_size: B.
 
@@ -134,10 +134,8 @@ def train_pathways(params, opt_state, indices, weights, x, y, key, *,
   """
   if mode not in MODES:
     raise ValueError(f'train mode must be one of {MODES}, got {mode!r}')
-  num_paths = indices.shape[0]
   num_modules = model_lib.num_modules(params)
   frozen = jnp.asarray(frozen, bool)
-  path_keys = jax.random.split(key, num_paths)
   rows = jax.vmap(lambda k: batch_indices(k, x.shape[0], num_steps,
                                           batch_size))(path_keys)  # [P, T, B]
   loss_fn = lambda p, i, w, xb, yb, k: pathway_loss(
