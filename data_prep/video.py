@@ -59,17 +59,20 @@ def _cascade() -> cv2.CascadeClassifier:
   return cascade
 
 
-def detect_face(rgb: np.ndarray,
-                params: DetectorParams = DetectorParams()
-                ) -> tuple[int, int, int, int] | None:
-  """Highest-scoring frontal face box in an RGB image, in its own pixels.
+def detect_faces(rgb: np.ndarray, params: DetectorParams = DetectorParams()
+                 ) -> tuple[np.ndarray, np.ndarray]:
+  """All frontal faces of an RGB image with their cascade scores.
+
+  Detection runs on a grey, histogram-equalised copy downscaled to
+  `params.detect_width`; boxes are mapped back to the input's pixels.
 
   Args:
     rgb: uint8[h, w, 3] RGB image.
     params: detection settings.
 
   Returns:
-    (x, y, w, h) of the best face, or None when there is none.
+    (boxes int[k, 4] as (x, y, w, h) in input pixels, weights float[k]: the
+    cascade's level weights, higher = more face-like); k may be 0.
   """
   h, w = rgb.shape[:2]
   scale = 1.0
@@ -85,10 +88,18 @@ def detect_face(rgb: np.ndarray,
       grey, scaleFactor=params.scale_factor, minNeighbors=params.min_neighbors,
       minSize=(side, side), outputRejectLevels=True)
   if len(boxes) == 0:
+    return np.zeros((0, 4), np.int64), np.zeros(0)
+  boxes = np.round(np.asarray(boxes, np.float64) / scale).astype(np.int64)
+  return boxes, np.asarray(weights, np.float64).reshape(-1)
+
+
+def detect_face(rgb: np.ndarray, params: DetectorParams = DetectorParams()
+                ) -> tuple[int, int, int, int] | None:
+  """The highest-scoring face box (x, y, w, h) of `detect_faces`, or None."""
+  boxes, weights = detect_faces(rgb, params)
+  if len(boxes) == 0:
     return None
-  best = int(np.argmax(np.asarray(weights).reshape(-1)))
-  x, y, bw, bh = (float(v) / scale for v in boxes[best])
-  return int(round(x)), int(round(y)), int(round(bw)), int(round(bh))
+  return tuple(int(v) for v in boxes[int(np.argmax(weights))])
 
 
 def crop(rgb: np.ndarray, box: tuple[int, int, int, int], size: int = 64,

@@ -1,0 +1,105 @@
+"""Tiny media files for tests: tones, wavs, videos with and without audio.
+
+Used to build fixture corpora in the documented layouts without downloads.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import soundfile as sf
+
+
+def tone(seconds: float, sr: int = 16000, freq: float = 220.0,
+         amp: float = 0.3, noise: float = 0.01, seed: int = 0) -> np.ndarray:
+  """float32[round(seconds·sr)] sine plus a little white noise."""
+  t = np.arange(int(round(seconds * sr))) / sr
+  rng = np.random.default_rng(seed)
+  y = amp * np.sin(2 * np.pi * freq * t) + noise * rng.normal(size=t.shape)
+  return y.astype(np.float32)
+
+
+def write_wav(path: str | os.PathLike, y: np.ndarray, sr: int = 16000,
+              **kwargs) -> Path:
+  """Writes y ([n] or [n, channels]) with soundfile, creating folders."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  sf.write(path, y, sr, **kwargs)
+  return path
+
+
+def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray],
+                fps: float = 10.0) -> Path:
+  """Silent MJPG video of uint8[h, w, 3] RGB frames (cv2.VideoWriter)."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  h, w = frames[0].shape[:2]
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), fps,
+                           (w, h))
+  if not writer.isOpened():
+    raise RuntimeError(f'cv2.VideoWriter cannot write {path}')
+  for f in frames:
+    writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+  writer.release()
+  return path
+
+
+def write_av(path: str | os.PathLike, frames: Sequence[np.ndarray],
+             y: np.ndarray | None, sr: int = 16000, fps: int = 10) -> Path:
+  """Video with an audio track, via PyAV.
+
+  .avi: MJPEG video + 16-bit PCM audio (lossless sound, as eNTERFACE);
+  .mp4: MPEG-4 video + AAC audio (as RAVDESS). y: float [n] or [n, channels]
+  in [-1, 1], or None for no audio stream.
+  """
+  import av  # pylint: disable=g-import-not-at-top
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  mp4 = path.suffix.lower() == '.mp4'
+  h, w = frames[0].shape[:2]
+  with av.open(str(path), 'w') as out:
+    vs = out.add_stream('mpeg4' if mp4 else 'mjpeg', rate=fps)
+    vs.width, vs.height = w, h
+    vs.pix_fmt = 'yuv420p' if mp4 else 'yuvj420p'
+    streams = [vs]
+    if y is not None:
+      y = np.asarray(y, np.float32)
+      y = y[:, None] if y.ndim == 1 else y
+      layout = 'mono' if y.shape[1] == 1 else 'stereo'
+      aus = out.add_stream('aac' if mp4 else 'pcm_s16le', rate=sr,
+                           layout=layout)
+      streams.append(aus)
+    for f in frames:
+      for p in vs.encode(av.VideoFrame.from_ndarray(f, format='rgb24')):
+        out.mux(p)
+    if y is not None:
+      chunk = 1024
+      for s in range(0, len(y), chunk):
+        block = np.ascontiguousarray(y[s:s + chunk].T)
+        if mp4:
+          af = av.AudioFrame.from_ndarray(block, format='fltp', layout=layout)
+        else:
+          pcm = np.round(np.clip(block, -1, 1) * 32767).astype(np.int16)
+          af = av.AudioFrame.from_ndarray(pcm.T.reshape(1, -1).copy(),
+                                          format='s16', layout=layout)
+        af.sample_rate = sr
+        for p in aus.encode(af):
+          out.mux(p)
+    for s in streams:
+      for p in s.encode():
+        out.mux(p)
+  return path
+
+
+def place(image: np.ndarray, canvas: tuple[int, int] = (480, 640),
+          size: int = 200, xy: tuple[int, int] = (220, 140),
+          background: int = 0) -> np.ndarray:
+  """uint8[h, w, 3] canvas with `image` resized to size×size at xy=(x, y)."""
+  frame = np.full((*canvas, 3), background, np.uint8)
+  x, y = xy
+  frame[y:y + size, x:x + size] = cv2.resize(image, (size, size),
+                                             interpolation=cv2.INTER_AREA)
+  return frame
