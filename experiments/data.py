@@ -1,0 +1,71 @@
+"""Where corpora come from: one function turns a corpus spec into a FeatureSet.
+
+A spec is a corpus name, optionally with row filters after a colon:
+  'synthetic'            the built-in corpus (data_prep.synthetic)
+  'emodb'                <data_root>/emodb, features cached in <cache_dir>
+  'emodb:sex=f'          only the female speakers
+  'emodb:speaker=03,08'  only these speakers
+Several specs joined by '+' are pooled into one task ('enterface+savee').
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from data_prep import corpora
+from data_prep import store
+
+FILTER_KEYS = ('sex', 'speaker')
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, tuple[str, ...]]]:
+  """'emodb:sex=f' -> ('emodb', {'sex': ('f',)})."""
+  name, _, rest = spec.partition(':')
+  filters = {}
+  for part in filter(None, rest.split(';')):
+    key, eq, values = part.partition('=')
+    if not eq or key not in FILTER_KEYS:
+      raise ValueError(f'bad corpus filter {part!r} in {spec!r}; use '
+                       f'{"|".join(FILTER_KEYS)}=v1,v2')
+    filters[key] = tuple(values.split(','))
+  if name != 'synthetic' and name not in corpora.NAMES:
+    raise ValueError(f'unknown corpus {name!r}; valid: synthetic, '
+                     f'{", ".join(corpora.NAMES)}')
+  return name, filters
+
+
+def _filter(fs: store.FeatureSet, filters, spec) -> store.FeatureSet:
+  keep = np.ones(len(fs), bool)
+  for key, values in filters.items():
+    column = np.asarray(getattr(fs, key)).astype(str)
+    keep &= np.isin(column, values)
+  if not keep.any():
+    raise ValueError(f'corpus spec {spec!r} selects no rows')
+  return store.select(fs, np.flatnonzero(keep)) if not keep.all() else fs
+
+
+def load_one(spec: str, config) -> store.FeatureSet:
+  name, filters = parse_spec(spec)
+  if name == 'synthetic':
+    from data_prep import synthetic  # pylint: disable=g-import-not-at-top
+    kwargs = dict(config.get('synthetic', {}) or {})
+    fs = synthetic.make_corpus(seed=int(config.get('data_seed', 0)), **kwargs)
+  else:
+    root = os.path.join(config.data_root, name)
+    if not os.path.isdir(root):
+      raise FileNotFoundError(
+          f'corpus {name!r} not found: {root!r} is not a directory (set '
+          f'--config.data_root to the folder holding {name}/)')
+    fs = store.cached_features(name, root, config.modality, config.cache_dir)
+  return _filter(fs, filters, spec)
+
+
+def load_corpus(spec: str, config) -> store.FeatureSet:
+  """FeatureSet for a spec; '+' pools several corpora into one task."""
+  parts = [p for p in spec.split('+') if p]
+  if not parts:
+    raise ValueError('empty corpus spec')
+  if len(parts) == 1:
+    return load_one(parts[0], config)
+  return store.pool([load_one(p, config) for p in parts])
