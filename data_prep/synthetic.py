@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import threadpoolctl
 from scipy import signal
 
 from data_prep import audio
@@ -169,17 +170,20 @@ def make_corpus(seed: int = 0, num_speakers: int = 6, num_classes: int = 5,
   names = class_names(num_classes)
   speakers = make_speakers(rng, num_speakers)
   xs, label, utt, spk, sex, utt_ids = [], [], [], [], [], []
-  for s in speakers:
-    for c, emotion in enumerate(names):
-      for k in range(utterances_per_class):
-        y = render(rng, s, emotion, rng.uniform(1.0, 1.5), sr)
-        seg = audio.logmel_segments(y, sr)
-        xs.append(seg)
-        label += [c] * len(seg)
-        utt += [len(utt_ids)] * len(seg)
-        spk += [s.id] * len(seg)
-        sex += [s.sex] * len(seg)
-        utt_ids.append(f'{s.id}/{emotion}/{k:03d}')
+  # Tiny matrices: BLAS threads only fight other processes (4× slower on a
+  # busy 2-core machine), so keep BLAS single-threaded while rendering.
+  with threadpoolctl.threadpool_limits(limits=1):
+    for s in speakers:
+      for c, emotion in enumerate(names):
+        for k in range(utterances_per_class):
+          y = render(rng, s, emotion, rng.uniform(1.0, 1.5), sr)
+          seg = audio.logmel_segments(y, sr)
+          xs.append(seg)
+          label += [c] * len(seg)
+          utt += [len(utt_ids)] * len(seg)
+          spk += [s.id] * len(seg)
+          sex += [s.sex] * len(seg)
+          utt_ids.append(f'{s.id}/{emotion}/{k:03d}')
   n = len(label)
   params = dict(audio.logmel_params(), sr=sr, corpus='synthetic',
                 modality='audio', seed=seed, num_speakers=num_speakers,
