@@ -206,7 +206,7 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
   validate(config, train_x, train_y, num_classes)
   k_init, k_run = jax.random.split(key)
   params = init_params if init_params is not None else model_lib.init(
-      k_init, config, model_lib.input_dim(train_x.shape[1:]), num_classes)
+      k_init, config, train_x.shape[1:], num_classes)
   tx = train_lib.make_optimizer(config)
   state = init_state(k_run, config, params, tx)
 

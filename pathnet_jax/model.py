@@ -3,6 +3,14 @@
     params = {'layers': [{'w': [M, d_in, U], 'b': [M, U]}, ...  (L layers)],
               'head': {'w': [U, C], 'b': [C]}}
 
+Module types (`config.model.module_type`; the pathway, GA and transfer code
+is the same for all, only the module function differs):
+  * 'dense' (the paper): Dense(U) + ReLU on the flattened input.
+  * 'conv': a 3x3 convolution with U output channels, stride 2, + ReLU over
+    the mel x time plane (as the original PathNet's Atari modules); weights
+    [M, 3, 3, c_in, U]; the last layer is averaged over the plane.
+The module type is read from the weights' rank, so apply needs no flag.
+
 A layer's output is the mean (or, as in the original PathNet, the sum) of the
 ReLU outputs of its active modules. Two ways to compute the same thing:
   * 'dense': all M modules on the batch, masked afterwards ([L, M] mask);
@@ -24,13 +32,36 @@ AGGREGATES = ('mean', 'sum')
 COMPUTES = ('gather', 'dense')
 
 
-def _module_init(key, num_modules, d_in, units):
-  # He-normal per module: fan-in d_in, batched over the module axis.
+MODULE_TYPES = ('dense', 'conv')
+CONV_KERNEL = 3
+CONV_STRIDE = 2
+
+
+def _module_init(key, shape):
+  """He-normal stacked weights [M, ..., U] (fan-in: all but the M and U axes)
+  and zero biases [M, U]."""
   init = jax.nn.initializers.variance_scaling(
-      2.0, 'fan_in', 'truncated_normal', in_axis=-2, out_axis=-1,
-      batch_axis=(0,))
-  return {'w': init(key, (num_modules, d_in, units), jnp.float32),
-          'b': jnp.zeros((num_modules, units), jnp.float32)}
+      2.0, 'fan_in', 'truncated_normal', in_axis=tuple(range(1, len(shape) - 1)),
+      out_axis=-1, batch_axis=(0,))
+  return {'w': init(key, shape, jnp.float32),
+          'b': jnp.zeros((shape[0], shape[-1]), jnp.float32)}
+
+
+def _layer_shapes(mc, input_shape):
+  """Weight shapes [M, ..., U] of each layer for an example shape."""
+  module_type = mc.get('module_type', 'dense')
+  if module_type not in MODULE_TYPES:
+    raise ValueError(f'model.module_type must be one of {MODULE_TYPES}, got '
+                     f'{module_type!r}')
+  m, u = mc.num_modules, mc.module_units
+  if module_type == 'dense':
+    d_in = int(math.prod(input_shape))
+    return [(m, d_in if l == 0 else u, u) for l in range(mc.num_layers)]
+  if len(input_shape) != 3:
+    raise ValueError(f'conv modules need [H, W, C] inputs, got {input_shape}')
+  c_in = input_shape[-1]
+  return [(m, CONV_KERNEL, CONV_KERNEL, c_in if l == 0 else u, u)
+          for l in range(mc.num_layers)]
 
 
 def init_head(key: jax.Array, units: int, num_classes: int) -> Params:
@@ -40,24 +71,35 @@ def init_head(key: jax.Array, units: int, num_classes: int) -> Params:
           'b': jnp.zeros((num_classes,), jnp.float32)}
 
 
-def init(key: jax.Array, config, input_dim: int, num_classes: int) -> Params:
+def init(key: jax.Array, config, input_shape, num_classes: int) -> Params:
   """Stacked-module PathNet parameters.
 
   Args:
     key: PRNG key.
     config: ConfigDict with `model.num_layers`, `model.num_modules`,
-      `model.module_units` (or the same names at top level).
-    input_dim: size of one flattened example (64*64*3 for the paper).
+      `model.module_units`, optional `model.module_type` (or the same names
+      at top level).
+    input_shape: one example's shape, e.g. (64, 64, 3), or its flattened
+      size (dense modules only).
     num_classes: C, the task head's width.
   """
   mc = config.model if 'model' in config else config
+  if isinstance(input_shape, int):
+    input_shape = (input_shape,)
+  shapes = _layer_shapes(mc, tuple(int(d) for d in input_shape))
   keys = jax.random.split(key, mc.num_layers + 1)
-  layers, d_in = [], int(input_dim)
-  for l in range(mc.num_layers):
-    layers.append(_module_init(keys[l], mc.num_modules, d_in, mc.module_units))
-    d_in = mc.module_units
+  layers = [_module_init(k, shape) for k, shape in zip(keys, shapes)]
   return {'layers': layers,
           'head': init_head(keys[-1], mc.module_units, num_classes)}
+
+
+def init_like(key: jax.Array, params: Params, num_classes: int) -> Params:
+  """Fresh parameters with the shapes of `params` and a new C-way head."""
+  keys = jax.random.split(key, len(params['layers']) + 1)
+  layers = [_module_init(k, layer['w'].shape)
+            for k, layer in zip(keys, params['layers'])]
+  units = params['head']['w'].shape[0]
+  return {'layers': layers, 'head': init_head(keys[-1], units, num_classes)}
 
 
 def num_modules(params: Params) -> int:
@@ -90,6 +132,32 @@ def dense_layer_gathered(layer: Params, indices: jax.Array,
                     aggregate)
 
 
+def conv_layer_gathered(layer: Params, indices: jax.Array, weights: jax.Array,
+                        h: jax.Array, aggregate: str) -> jax.Array:
+  """The K listed conv modules on [B, H, W, c_in] -> [B, H/2, W/2, U].
+
+  The K kernels are concatenated along output channels so one convolution
+  computes all of them.
+  """
+  w = jnp.take(layer['w'], indices, axis=0)  # [K, kh, kw, c_in, U]
+  k, kh, kw, c_in, u = w.shape
+  kernel = jnp.transpose(w, (1, 2, 3, 0, 4)).reshape(kh, kw, c_in, k * u)
+  out = jax.lax.conv_general_dilated(
+      h, kernel, (CONV_STRIDE, CONV_STRIDE), 'SAME',
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  out = out.reshape(out.shape[:3] + (k, u))
+  out = jax.nn.relu(out + jnp.take(layer['b'], indices, axis=0))
+  return _normalise(jnp.einsum('bhwku,k->bhwu', out, weights), weights.sum(),
+                    aggregate)
+
+
+def conv_layer_masked(layer: Params, mask: jax.Array, h: jax.Array,
+                      aggregate: str) -> jax.Array:
+  """All M conv modules, masked by [M]."""
+  m = layer['w'].shape[0]
+  return conv_layer_gathered(layer, jnp.arange(m), mask, h, aggregate)
+
+
 def _dropout(key, h, rate):
   keep = jax.random.bernoulli(key, 1.0 - rate, h.shape)
   return jnp.where(keep, h / (1.0 - rate), 0.0)
@@ -101,17 +169,21 @@ def features(params: Params, indices: jax.Array, weights: jax.Array,
   """The last layer's [B, U] activations of the pathway given by slots."""
   if compute not in COMPUTES:
     raise ValueError(f'compute must be one of {COMPUTES}, got {compute!r}')
-  h = x.reshape(x.shape[0], -1)
+  conv = params['layers'][0]['w'].ndim == 5
+  h = x if conv else x.reshape(x.shape[0], -1)
   m = num_modules(params)
   for l, layer in enumerate(params['layers']):
     if dropout_rate > 0.0 and key is not None:
       h = _dropout(jax.random.fold_in(key, l), h, dropout_rate)
-    if compute == 'gather':
+    if conv:
+      # Dense-vs-gather makes no difference to a conv's FLOPs per module.
+      h = conv_layer_gathered(layer, indices[l], weights[l], h, aggregate)
+    elif compute == 'gather':
       h = dense_layer_gathered(layer, indices[l], weights[l], h, aggregate)
     else:
       mask = pathway.slots_to_mask(indices[l], weights[l], m)
       h = dense_layer_masked(layer, mask, h, aggregate)
-  return h
+  return h.mean(axis=(1, 2)) if conv else h
 
 
 def head_apply(head: Params, h: jax.Array) -> jax.Array:
@@ -132,11 +204,29 @@ def apply(params: Params, mask: jax.Array, x: jax.Array, *,
   Active modules' ReLU outputs are averaged ('mean', the paper) or summed
   ('sum', the original PathNet); a layer with no active module outputs zeros.
   """
-  h = x.reshape(x.shape[0], -1)
+  conv = params['layers'][0]['w'].ndim == 5
+  h = x if conv else x.reshape(x.shape[0], -1)
+  layer_fn = conv_layer_masked if conv else dense_layer_masked
   for l, layer in enumerate(params['layers']):
-    h = dense_layer_masked(layer, mask[l], h, aggregate)
-  return head_apply(params['head'], h)
+    h = layer_fn(layer, mask[l], h, aggregate)
+  return head_apply(params['head'], h.mean(axis=(1, 2)) if conv else h)
 
 
 def input_dim(example_shape) -> int:
   return int(math.prod(example_shape))
+
+
+INPUT_VIEWS = ('segment', 'time_pooled')
+
+
+def input_view(x, view: str = 'segment'):
+  """What layer 1 sees. 'segment': the [n, H, W, C] segment as is;
+  'time_pooled': per band and channel, the mean and std over the W frames,
+  [n, H, 2, C] — modules that see time-pooled input (position-invariant,
+  12288 -> 384 inputs)."""
+  if view == 'segment':
+    return x
+  if view == 'time_pooled':
+    return jnp.concatenate([x.mean(axis=2, keepdims=True),
+                            x.std(axis=2, keepdims=True)], axis=2)
+  raise ValueError(f'input view must be one of {INPUT_VIEWS}, got {view!r}')

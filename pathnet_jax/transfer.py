@@ -35,9 +35,8 @@ def freeze(params_source, best_genotype, config, *, key: jax.Array | None = None
   frozen = np.asarray(pathway.to_mask(jnp.asarray(best_genotype), m)) > 0
   if previously_frozen is not None:
     frozen |= np.asarray(previously_frozen, bool)
-  d_in = params_source['layers'][0]['w'].shape[1]
   c = num_classes or params_source['head']['w'].shape[1]
-  fresh = model_lib.init(key, config, d_in, c)
+  fresh = model_lib.init_like(key, params_source, c)
   layers = []
   for l, (old, new) in enumerate(zip(params_source['layers'], fresh['layers'])):
     keep = frozen[l]
