@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 
 # Containers that soundfile (libsndfile) cannot open; PyAV reads their track.
-_VIDEO_EXTS = ('.avi', '.mp4', '.mov', '.mkv', '.webm', '.m4a', '.mp3')
+_AV_EXTS = ('.avi', '.mp4', '.mov', '.mkv', '.webm', '.m4a', '.aac', '.mp3')
 
 
 class AudioError(ValueError):
@@ -47,7 +47,7 @@ def load_audio(path: str | os.PathLike, sr: int = 16000) -> np.ndarray:
     raise AudioError(f'{path}: no such file')
   if os.path.getsize(path) == 0:
     raise AudioError(f'{path}: empty file (0 bytes)')
-  if path.lower().endswith(_VIDEO_EXTS):
+  if path.lower().endswith(_AV_EXTS):
     y, native_sr = _read_av(path)
   else:
     try:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import threadpoolctl
 import tqdm
@@ -340,9 +341,26 @@ def _load_if_valid(path, key: str) -> FeatureSet | None:
   return fs if fs.params.get('cache_key') == key else None
 
 
-def _single_blas_thread() -> None:
-  """Worker initializer: per-file matrices are tiny, so BLAS threads only
-  contend with the other workers (several times slower on a busy machine)."""
+@contextlib.contextmanager
+def _single_threaded():
+  """BLAS and OpenCV on one thread for the duration (restored afterwards).
+
+  Per-file work is small (a 64×257 mel matrix product, one Haar pass), so
+  library threads only contend with the other workers and with whatever
+  else runs: on a busy 2-core machine that made extraction ~4× slower.
+  """
+  cv_threads = cv2.getNumThreads()
+  cv2.setNumThreads(1)
+  try:
+    with threadpoolctl.threadpool_limits(limits=1):
+      yield
+  finally:
+    cv2.setNumThreads(cv_threads)
+
+
+def _init_worker() -> None:
+  """Process-pool initializer: single-threaded libraries for the worker's life."""
+  cv2.setNumThreads(1)
   threadpoolctl.threadpool_limits(limits=1)
 
 
@@ -353,12 +371,12 @@ def _mapper(workers: int, n_tasks: int):
   spawn, not fork: callers may have JAX (multithreaded) loaded.
   """
   if workers <= 1 or n_tasks <= 1:
-    with threadpoolctl.threadpool_limits(limits=1):
+    with _single_threaded():
       yield map
     return
   ctx = multiprocessing.get_context('spawn')
   with cf.ProcessPoolExecutor(min(workers, n_tasks), mp_context=ctx,
-                              initializer=_single_blas_thread) as ex:
+                              initializer=_init_worker) as ex:
     try:
       yield functools.partial(ex.map, chunksize=max(1, min(8, n_tasks //
                                                           (4 * workers))))

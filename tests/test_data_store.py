@@ -1,5 +1,6 @@
 """data_prep.store: files, atomic writes, the feature cache, extraction, CLI."""
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,3 +230,18 @@ def test_cli_extract_and_reuse(emodb_tree, tmp_path, capsys):
   assert len(store.load(out)) == 7
   assert cli.main(argv) == 0
   assert 'cache reused' in capsys.readouterr().out
+
+
+EMODB_REAL = (Path(__file__).resolve().parents[1].parent / 'shared' / 'data'
+              / 'emodb')
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not EMODB_REAL.is_dir(), reason='../shared/data/emodb absent')
+def test_real_emodb_features(tmp_path):
+  # This copy's files are all exactly 2.000 s → 201 frames → 5 segments.
+  fs = store.extract('emodb', EMODB_REAL, out=tmp_path / 'e.npz', workers=2,
+                     progress=False)
+  assert fs.x.shape == (2675, 64, 64, 3) and np.isfinite(fs.x).all()
+  assert len(fs.utterance_ids) == 535 and len(set(fs.speaker)) == 10
+  assert np.bincount(fs.utterance).tolist() == [5] * 535
