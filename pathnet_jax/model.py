@@ -9,7 +9,11 @@ is the same for all, only the module function differs):
   * 'conv': a 3x3 convolution with U output channels, stride 2, + ReLU over
     the mel x time plane (as the original PathNet's Atari modules); weights
     [M, 3, 3, c_in, U]; the last layer is averaged over the plane.
-The module type is read from the weights' rank, so apply needs no flag.
+  * 'dense' with `model.input_view='time_pooled'`: layer-1 modules see, per
+    mel band and channel, the mean and std over the segment's frames
+    ([H, 2, C] = 384 inputs instead of 12288; position-invariant in time).
+Module type and view are read from the weights' shapes, so `apply` needs no
+flag and a saved model carries them.
 
 A layer's output is the mean (or, as in the original PathNet, the sum) of the
 ReLU outputs of its active modules. Two ways to compute the same thing:
@@ -54,7 +58,13 @@ def _layer_shapes(mc, input_shape):
     raise ValueError(f'model.module_type must be one of {MODULE_TYPES}, got '
                      f'{module_type!r}')
   m, u = mc.num_modules, mc.module_units
+  view = mc.get('input_view', 'segment')
+  if view not in INPUT_VIEWS:
+    raise ValueError(f'model.input_view must be one of {INPUT_VIEWS}, got '
+                     f'{view!r}')
   if module_type == 'dense':
+    if view == 'time_pooled':
+      input_shape = (input_shape[0], 2, input_shape[2])
     d_in = int(math.prod(input_shape))
     return [(m, d_in if l == 0 else u, u) for l in range(mc.num_layers)]
   if len(input_shape) != 3:
@@ -170,7 +180,7 @@ def features(params: Params, indices: jax.Array, weights: jax.Array,
   if compute not in COMPUTES:
     raise ValueError(f'compute must be one of {COMPUTES}, got {compute!r}')
   conv = params['layers'][0]['w'].ndim == 5
-  h = x if conv else x.reshape(x.shape[0], -1)
+  h = x if conv else _flat_input(params, x)
   m = num_modules(params)
   for l, layer in enumerate(params['layers']):
     if dropout_rate > 0.0 and key is not None:
@@ -184,6 +194,14 @@ def features(params: Params, indices: jax.Array, weights: jax.Array,
       mask = pathway.slots_to_mask(indices[l], weights[l], m)
       h = dense_layer_masked(layer, mask, h, aggregate)
   return h.mean(axis=(1, 2)) if conv else h
+
+
+def _flat_input(params: Params, x: jax.Array) -> jax.Array:
+  """[B, ...] -> [B, d_in]; time-pooled first when layer 1 expects it."""
+  d_in = params['layers'][0]['w'].shape[1]
+  if x.ndim == 4 and x[0].size != d_in and x.shape[1] * 2 * x.shape[3] == d_in:
+    x = input_view(x, 'time_pooled')
+  return x.reshape(x.shape[0], -1)
 
 
 def head_apply(head: Params, h: jax.Array) -> jax.Array:
@@ -205,7 +223,7 @@ def apply(params: Params, mask: jax.Array, x: jax.Array, *,
   ('sum', the original PathNet); a layer with no active module outputs zeros.
   """
   conv = params['layers'][0]['w'].ndim == 5
-  h = x if conv else x.reshape(x.shape[0], -1)
+  h = x if conv else _flat_input(params, x)
   layer_fn = conv_layer_masked if conv else dense_layer_masked
   for l, layer in enumerate(params['layers']):
     h = layer_fn(layer, mask[l], h, aggregate)

@@ -126,3 +126,16 @@ def test_time_pooled_view_is_mean_and_std_over_frames():
   np.testing.assert_allclose(v[:, :, 1], np.asarray(x).std(2), rtol=1e-6)
   with pytest.raises(ValueError, match='view'):
     model.input_view(x, 'spectral')
+
+
+def test_time_pooled_modules_pool_inside_apply():
+  cfg = tinyconfig.tiny_config()
+  cfg.model.input_view = 'time_pooled'
+  params = model.init(jax.random.key(0), cfg, (4, 5, 3), 3)
+  assert params['layers'][0]['w'].shape == (6, 4 * 2 * 3, 8)
+  x = jax.random.normal(jax.random.key(1), (2, 4, 5, 3))
+  mask = pathway.to_mask(jnp.array([[0, 1], [2, 3]]), 6)
+  pooled = model.input_view(x, 'time_pooled')
+  np.testing.assert_allclose(model.apply(params, mask, x),
+                             _numpy_forward(params, mask, pooled, 'mean'),
+                             rtol=1e-5, atol=1e-5)
