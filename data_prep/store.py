@@ -318,7 +318,7 @@ def _extract(corpus, root, modality, out, workers, on_error, params, progress
         kept.append(rec)
         rows.append(x)
         continue
-      reason = f'{type(err).__name__}: {err}'
+      reason = f'{type(err).__name__}: {_without_path(str(err), rec.path)}'
       if on_error == 'raise':
         raise ExtractionError(f'{rec.path}: {reason}') from err
       logging.warning('skipping %s: %s', rec.path, reason)
@@ -330,6 +330,11 @@ def _extract(corpus, root, modality, out, workers, on_error, params, progress
   if out is not None:
     save(fs, out)
   return fs, False
+
+
+def _without_path(message: str, path: str) -> str:
+  """The message minus a leading '<path>: ' (we prefix the relative id)."""
+  return message[len(path) + 2:] if message.startswith(path + ': ') else message
 
 
 def _load_if_valid(path, key: str) -> FeatureSet | None:

@@ -153,6 +153,7 @@ def test_on_error_skip_and_raise(emodb_tree, tmp_path, caplog):
   assert '10a01Fa.wav' in caplog.text
   assert len(fs.params['skipped']) == 1
   assert fs.params['skipped'][0].startswith('wav/10a01Fa.wav: AudioError')
+  assert str(emodb_tree) not in fs.params['skipped'][0]  # relative ids only
   assert len(fs) == 7 and len(fs.utterance_ids) == 5  # nothing else lost
   assert 'happiness' in fs.class_names  # the bad file's class is kept
   # A cache with skipped files is not silently reused by a 'raise' run.
