@@ -59,9 +59,11 @@ def load_audio(path: str | os.PathLike, sr: int = 16000) -> np.ndarray:
       try:
         y, native_sr = _read_av(path)
       except AudioError as av_err:
-        raise AudioError(
-            f'{path}: unreadable audio (soundfile: {sf_err}; {av_err})'
-        ) from None
+        name = os.path.basename(path)  # the path leads the message once
+        sf_msg = str(sf_err).replace(path, name)
+        av_msg = str(av_err).removeprefix(f'{path}: ').replace(path, name)
+        raise AudioError(f'{path}: unreadable audio (soundfile: {sf_msg}; '
+                         f'PyAV: {av_msg})') from None
   if y.size == 0:
     raise AudioError(f'{path}: contains no audio samples')
   if not np.all(np.isfinite(y)):
@@ -98,7 +100,8 @@ def _read_av(path: str) -> tuple[np.ndarray, int]:
   except AudioError:
     raise
   except Exception as e:  # pylint: disable=broad-except
-    raise AudioError(f'{path}: unreadable ({type(e).__name__}: {e})') from None
+    msg = str(e).replace(path, os.path.basename(path))
+    raise AudioError(f'{path}: unreadable ({type(e).__name__}: {msg})') from None
   if not chunks:
     return np.zeros(0, np.float32), native_sr
   y = np.concatenate(chunks, axis=1).astype(np.float32)

@@ -333,8 +333,9 @@ def _extract(corpus, root, modality, out, workers, on_error, params, progress
 
 
 def _without_path(message: str, path: str) -> str:
-  """The message minus a leading '<path>: ' (we prefix the relative id)."""
-  return message[len(path) + 2:] if message.startswith(path + ': ') else message
+  """The message without the absolute path (we prefix the relative id)."""
+  return message.removeprefix(f'{path}: ').replace(path,
+                                                   os.path.basename(path))
 
 
 def _load_if_valid(path, key: str) -> FeatureSet | None:
