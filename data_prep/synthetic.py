@@ -163,7 +163,7 @@ def make_corpus(seed: int = 0, num_speakers: int = 6, num_classes: int = 5,
   Returns:
     FeatureSet with x float32[n, 64, 64, 3] from `audio.logmel_segments`
     (default parameters); utterances last 1.0–1.5 s → 2–3 segments each, so
-    the defaults give 240 utterances and about 600 segments. corpus =
+    the defaults give 240 utterances and about 570 segments. corpus =
     'synthetic'; utterance ids 'S00/anger/003'.
   """
   rng = np.random.default_rng(seed)
