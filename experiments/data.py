@@ -5,6 +5,7 @@ A spec is a corpus name, optionally with row filters after a colon:
   'emodb'                <data_root>/emodb, features cached in <cache_dir>
   'emodb:sex=f'          only the female speakers
   'emodb:speaker=03,08'  only these speakers
+  'path/to/set.npz'      a FeatureSet written by data_prep.store.save
 Several specs joined by '+' are pooled into one task ('enterface+savee').
 """
 from __future__ import annotations
@@ -21,6 +22,8 @@ FILTER_KEYS = ('sex', 'speaker')
 
 def parse_spec(spec: str) -> tuple[str, dict[str, tuple[str, ...]]]:
   """'emodb:sex=f' -> ('emodb', {'sex': ('f',)})."""
+  if spec.endswith('.npz'):
+    return spec, {}
   name, _, rest = spec.partition(':')
   filters = {}
   for part in filter(None, rest.split(';')):
@@ -35,6 +38,11 @@ def parse_spec(spec: str) -> tuple[str, dict[str, tuple[str, ...]]]:
   return name, filters
 
 
+def corpus_names(spec: str) -> tuple[str, ...]:
+  """The corpora a (possibly pooled) spec reads: 'a+b:sex=f' -> ('a', 'b')."""
+  return tuple(parse_spec(p)[0] for p in spec.split('+') if p)
+
+
 def _filter(fs: store.FeatureSet, filters, spec) -> store.FeatureSet:
   keep = np.ones(len(fs), bool)
   for key, values in filters.items():
@@ -47,6 +55,10 @@ def _filter(fs: store.FeatureSet, filters, spec) -> store.FeatureSet:
 
 def load_one(spec: str, config) -> store.FeatureSet:
   name, filters = parse_spec(spec)
+  if name.endswith('.npz'):
+    if not os.path.isfile(name):
+      raise FileNotFoundError(f'feature file {name!r} not found')
+    return store.load(name)
   if name == 'synthetic':
     from data_prep import synthetic  # pylint: disable=g-import-not-at-top
     kwargs = dict(config.get('synthetic', {}) or {})
@@ -57,7 +69,10 @@ def load_one(spec: str, config) -> store.FeatureSet:
       raise FileNotFoundError(
           f'corpus {name!r} not found: {root!r} is not a directory (set '
           f'--config.data_root to the folder holding {name}/)')
-    fs = store.cached_features(name, root, config.modality, config.cache_dir)
+    try:
+      fs = store.cached_features(name, root, config.modality, config.cache_dir)
+    except store.ExtractionError as e:  # a bad file: say which, no traceback
+      raise ValueError(str(e)) from e
   return _filter(fs, filters, spec)
 
 
@@ -69,3 +84,8 @@ def load_corpus(spec: str, config) -> store.FeatureSet:
   if len(parts) == 1:
     return load_one(parts[0], config)
   return store.pool([load_one(p, config) for p in parts])
+
+
+def feature_params(modality: str) -> dict:
+  """The feature parameters `load_one` extracts with (what predict must use)."""
+  return store.feature_params(modality)

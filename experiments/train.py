@@ -43,6 +43,9 @@ from pathnet_jax import train as train_lib
 from pathnet_jax import transfer
 
 TASKS = ('scratch', 'transfer', 'multi_source')
+MODALITIES = ('audio', 'video')
+# Settings a rerun in the same workdir may change (it resumes finished folds).
+RESUMABLE_KEYS = ('folds', 'max_folds')
 
 
 def check_config(config) -> None:
@@ -51,9 +54,24 @@ def check_config(config) -> None:
     raise ValueError(f'config.task must be one of {TASKS}, got {config.task!r}')
   if config.task != 'scratch' and not config.sources:
     raise ValueError(f'config.task={config.task!r} needs config.sources')
+  for spec in (config.target, *config.sources):
+    data.corpus_names(spec)  # unknown corpus or filter: fail before any work
+  if config.modality not in MODALITIES:
+    raise ValueError(f'config.modality must be one of {MODALITIES}, got '
+                     f'{config.modality!r}')
   if int(config.evolution.generations) < 1:
     raise ValueError('config.evolution.generations must be >= 1, got '
                      f'{config.evolution.generations}')
+  if int(config.evolution.population_size) < 2:
+    raise ValueError('config.evolution.population_size must be >= 2 (a '
+                     f'tournament needs two), got '
+                     f'{config.evolution.population_size}')
+  if int(config.n_splits) < 0 or int(config.n_splits) == 1:
+    raise ValueError(f'config.n_splits must be 0 (protocol default) or >= 2, '
+                     f'got {config.n_splits}')
+  if int(config.optim.batch_size) < 1:
+    raise ValueError(f'config.optim.batch_size must be >= 1, got '
+                     f'{config.optim.batch_size}')
   if config.fitness not in ('train', 'validation'):
     raise ValueError("config.fitness must be 'train' or 'validation', got "
                      f'{config.fitness!r}')
@@ -82,6 +100,47 @@ def _log_progress(phase: str, total: int):
             f' {summary["pathway_steps_per_s"]:.0f} pathway-steps/s, '
             f'eta {elapsed / g * (total - g):.0f}s', flush=True)
   return report
+
+
+def fold_plan(config, fs) -> tuple[list[splits.Fold], list[int]]:
+  """All folds of the target under config.protocol, and the indices to run:
+  config.folds, or all; at most the first `config.max_folds` (if set) of them.
+  """
+  n_splits = int(config.n_splits) or None
+  folds = splits.make_folds(config.protocol, fs, n_splits, config.seed)
+  chosen = list(config.folds) or list(range(len(folds)))
+  if config.get('max_folds', 0):
+    chosen = chosen[:int(config.max_folds)]
+  if min(chosen) < 0 or max(chosen) >= len(folds):
+    raise ValueError(f'config.folds {chosen} out of range: {len(folds)} folds')
+  return folds, chosen
+
+
+def _comparable(config) -> dict[str, Any]:
+  d = json.loads(json.dumps(metrics.jsonable(config.to_dict())))
+  return {k: v for k, v in d.items() if k not in RESUMABLE_KEYS}
+
+
+def claim_workdir(config, workdir: str) -> None:
+  """Records the config in workdir; refuses a workdir of another run.
+
+  Finished folds and evolution checkpoints are resumed from workdir, so
+  mixing two configs there would silently combine their results.
+  """
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, 'config.json')
+  if os.path.exists(path):
+    with open(path) as f:
+      old = {k: v for k, v in json.load(f).items() if k not in RESUMABLE_KEYS}
+    new = _comparable(config)
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if changed:
+      raise ValueError(f'workdir {workdir!r} holds a run with another config '
+                       f'(differs in: {", ".join(changed)}); use a new '
+                       '--workdir or delete it')
+  with open(path + '.tmp', 'w') as f:
+    json.dump(metrics.jsonable(config.to_dict()), f, indent=1)
+  os.replace(path + '.tmp', path)
 
 
 def evolve_source(key, config, workdir: str):
@@ -183,7 +242,9 @@ def save_model(model_dir, config, params, genotype, frozen_slots, stats,
   meta = {'genotype': np.asarray(genotype).tolist(),
           'frozen_slots': (None if frozen_slots is None else
                            [np.asarray(a).tolist() for a in frozen_slots]),
-          'class_names': list(class_names), 'config': config.to_dict()}
+          'class_names': list(class_names),
+          'feature_params': data.feature_params(config.modality),
+          'config': config.to_dict()}
   with open(os.path.join(model_dir, 'meta.json'), 'w') as f:
     json.dump(metrics.jsonable(meta), f, indent=1)
 
@@ -209,22 +270,21 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Cross-validated evolution (and transfer) on config.target."""
   check_config(config)
   start = time.perf_counter()
-  os.makedirs(workdir, exist_ok=True)
   fs = data.load_corpus(config.target, config)
-  n_splits = int(config.n_splits) or None
-  folds = splits.make_folds(config.protocol, fs, n_splits, config.seed)
-  chosen = list(config.folds) or list(range(len(folds)))
-  if max(chosen) >= len(folds):
-    raise ValueError(f'config.folds {chosen} out of range: {len(folds)} folds')
+  folds, chosen = fold_plan(config, fs)
+  claim_workdir(config, workdir)
   key_source, key_folds = jax.random.split(jax.random.key(config.seed))
   timings = {'load_s': time.perf_counter() - start}
 
-  source, source_history = None, None
+  source, source_history, source_best = None, None, None
   if config.task != 'scratch':
     t0 = time.perf_counter()
     source, src = evolve_source(key_source, config, workdir)
     timings['source_s'] = time.perf_counter() - t0
     source_history = {k: v.tolist() for k, v in source.history.items()}
+    source_best = {'genotype': source.best_genotype,
+                   'fitness': source.best_fitness, 'n_rows': len(src),
+                   'class_names': list(src.class_names)}
     logging.info('source best fitness %.3f in %.0fs', source.best_fitness,
                  timings['source_s'])
 
@@ -248,7 +308,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
       'n_utterances': int(np.unique(fs.utterance).size),
       'device': jax.devices()[0].device_kind, 'git_commit': git_commit(),
       'config': config.to_dict(), 'folds': fold_scores, 'aggregate': aggregate,
-      'source_history': source_history, 'timings': timings,
+      'source_history': source_history, 'source_best': source_best,
+      'timings': timings,
   }
   with open(os.path.join(workdir, 'results.json'), 'w') as f:
     json.dump(metrics.jsonable(results), f, indent=1)
@@ -272,11 +333,31 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   return results
 
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), 'configs', 'demo.py'),
-    'Training configuration (default: the synthetic demo).', lock_config=True)
-_WORKDIR = flags.DEFINE_string('workdir', os.path.join('runs', 'demo'),
-                               'Output directory (resumes if it holds a run).')
+def run(config, workdir: str) -> int:
+  """train_and_evaluate for the command line: exit code 0, or 1 after one
+  `error: ...` line on stderr for a bad config, corpus or workdir."""
+  try:
+    results = train_and_evaluate(config, workdir)
+  except (ValueError, FileNotFoundError) as e:
+    print(f'error: {e}', file=sys.stderr, flush=True)
+    return 1
+  agg = results['aggregate']
+  print(f"{results['target']} ({results['protocol']}, {results['n_folds']} "
+        f"fold(s)): utterance WA {agg['utterance']['wa_mean']:.3f} "
+        f"UA {agg['utterance']['ua_mean']:.3f} | segment WA "
+        f"{agg['segment']['wa_mean']:.3f}; wrote {workdir}")
+  return 0
+
+
+def define_flags() -> None:
+  """The binary's flags; defined only when run as a program, so that other
+  binaries (reproduce, predict) can import this module."""
+  config_flags.DEFINE_config_file(
+      'config', os.path.join(os.path.dirname(__file__), 'configs', 'demo.py'),
+      'Training configuration (default: the synthetic demo).',
+      lock_config=True)
+  flags.DEFINE_string('workdir', os.path.join('runs', 'demo'),
+                      'Output directory (resumes if it holds a run).')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -285,16 +366,9 @@ def main(argv: Sequence[str]) -> None:
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)  # orbax is chatty at INFO
   print(f'JAX devices: {jax.devices()}', flush=True)
-  try:
-    results = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (ValueError, FileNotFoundError) as e:
-    sys.exit(f'error: {e}')
-  agg = results['aggregate']
-  print(f"{results['target']} ({results['protocol']}, {results['n_folds']} "
-        f"fold(s)): utterance WA {agg['utterance']['wa_mean']:.3f} "
-        f"UA {agg['utterance']['ua_mean']:.3f} | segment WA "
-        f"{agg['segment']['wa_mean']:.3f}; wrote {_WORKDIR.value}")
+  sys.exit(run(flags.FLAGS.config, flags.FLAGS.workdir))
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
