@@ -1,0 +1,234 @@
+r"""Emotion probabilities of one recording from a trained PathNet model.
+
+  python -m experiments.predict --workdir=runs/a_emo --input=speech.wav
+  python -m experiments.predict --workdir=runs/v_sav --input=clip.avi --json
+
+Reads `workdir/model/` (written by experiments.train: orbax parameters,
+meta.json with the pathway, class names and config, normalizer.npz), computes
+the same features as training (audio: log-mel + Δ + ΔΔ segments; video: Haar
+face crops of every frame; image: the face crop of one picture), scores every
+segment/frame with the best pathway and aggregates at utterance level: the
+mean of the segment log-probabilities, renormalised by a softmax.
+
+Inputs: .wav/.flac/.ogg (audio models), .mp4/.avi (video models; an audio
+model uses the clip's sound track, as training on eNTERFACE does),
+.jpg/.jpeg/.png (video models). Anything else, an unreadable file or a
+modality the model was not trained on is one `error: ...` line, exit code 1.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from typing import Any, Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from experiments import normalize
+
+AUDIO_EXTS = ('.wav', '.flac', '.ogg')
+VIDEO_EXTS = ('.mp4', '.avi')
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
+# Which input kinds a model of each training modality accepts.
+ACCEPTS = {'audio': ('audio', 'video'), 'video': ('video', 'image')}
+
+
+class PredictError(ValueError):
+  """A model or input that cannot be used; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  """What `predict` needs from a training run.
+
+  params: PathNet parameters; genotype: int32[L, N]; frozen_slots: None or
+  (indices int32[L, F], weights float32[L, F]) of the frozen source pathway;
+  class_names: C names; stats: the training fold's normaliser; config: the
+  run's ConfigDict; feature_params: the feature extraction parameters.
+  """
+  params: Any
+  genotype: np.ndarray
+  frozen_slots: tuple[np.ndarray, np.ndarray] | None
+  class_names: tuple[str, ...]
+  stats: normalize.NormStats
+  config: ml_collections.ConfigDict
+  feature_params: dict[str, Any]
+
+  @property
+  def modality(self) -> str:
+    return self.config.get('modality', 'audio')
+
+
+def model_dir(workdir: str) -> str:
+  """`workdir/model`, or workdir itself when it is the model folder."""
+  inner = os.path.join(workdir, 'model')
+  return inner if os.path.isdir(inner) else workdir
+
+
+def load_model(workdir: str) -> Model:
+  """Restores the model a training run saved in workdir (or workdir/model)."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  from data_prep import store  # pylint: disable=g-import-not-at-top
+  path = model_dir(workdir)
+  meta_path = os.path.join(path, 'meta.json')
+  if not os.path.isfile(meta_path):
+    raise PredictError(f'no trained model in {workdir!r} (no model/meta.json; '
+                       'run experiments.train with this --workdir first)')
+  with open(meta_path) as f:
+    meta = json.load(f)
+  # No target structure: the checkpoint's own tree comes back (dense or conv
+  # modules, any L), as plain host arrays.
+  try:
+    with ocp.StandardCheckpointer() as ckptr:
+      params = ckptr.restore(os.path.abspath(os.path.join(path, 'params')))
+    with np.load(os.path.join(path, 'normalizer.npz')) as z:
+      stats = normalize.NormStats(str(z['mode']), z['mean'], z['std'])
+  except Exception as e:  # pylint: disable=broad-except
+    raise PredictError(f'{path}: unreadable model ({type(e).__name__}: '
+                       f'{str(e).splitlines()[0] if str(e) else ""})') from e
+  config = ml_collections.ConfigDict(meta['config'])
+  frozen = meta.get('frozen_slots')
+  return Model(
+      params=params, genotype=np.asarray(meta['genotype'], np.int32),
+      frozen_slots=None if frozen is None else (
+          np.asarray(frozen[0], np.int32), np.asarray(frozen[1], np.float32)),
+      class_names=tuple(meta['class_names']), stats=stats, config=config,
+      feature_params=meta.get('feature_params') or store.feature_params(
+          config.get('modality', 'audio')))
+
+
+def input_kind(path: str) -> str:
+  """'audio', 'video' or 'image' from the file extension."""
+  ext = os.path.splitext(path)[1].lower()
+  for kind, exts in (('audio', AUDIO_EXTS), ('video', VIDEO_EXTS),
+                     ('image', IMAGE_EXTS)):
+    if ext in exts:
+      return kind
+  raise PredictError(f'{path}: unsupported file type {ext or "(none)"!r}; use '
+                     f'{", ".join(AUDIO_EXTS + VIDEO_EXTS + IMAGE_EXTS)}')
+
+
+def read_image(path: str) -> np.ndarray:
+  """uint8[h, w, 3] RGB pixels of a picture."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(path):
+    raise PredictError(f'{path}: no such file')
+  bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+  if bgr is None:
+    raise PredictError(f'{path}: unreadable image')
+  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def input_features(path: str, model: Model) -> np.ndarray:
+  """The model's input rows for one file: [n, 64, 64, 3] (n ≥ 1).
+
+  Raises PredictError for an unsupported, unreadable or mismatched file.
+  """
+  from data_prep import audio  # pylint: disable=g-import-not-at-top
+  from data_prep import store  # pylint: disable=g-import-not-at-top
+  from data_prep import video  # pylint: disable=g-import-not-at-top
+  kind = input_kind(path)
+  if kind not in ACCEPTS[model.modality]:
+    raise PredictError(f'{path} is {kind} input, but the model was trained on '
+                       f'{model.modality} (it accepts '
+                       f'{" or ".join(ACCEPTS[model.modality])} files)')
+  params = dict(model.feature_params)
+  try:
+    if kind == 'image':
+      size = params.pop('size')
+      for k in ('frame_step', 'cascade'):
+        params.pop(k, None)
+      face = video.face_crop_image(read_image(path), size=size,
+                                   params=video.DetectorParams(**params))
+      return face[None]
+    # An audio model on a video file reads its sound track.
+    return store.file_features(path, model.modality, params)
+  except (audio.AudioError, video.VideoError, video.NoFaceError) as e:
+    raise PredictError(str(e) if path in str(e) else f'{path}: {e}') from e
+
+
+def predict_rows(model: Model, x: np.ndarray) -> np.ndarray:
+  """Utterance-level class probabilities float64[C] of rows [n, H, W, C]."""
+  from pathnet_jax import pathway  # pylint: disable=g-import-not-at-top
+  from pathnet_jax import train as train_lib  # pylint: disable=g-import-not-at-top
+  always = model.frozen_slots or (None, None)
+  idx, w = pathway.slots(jnp.asarray(model.genotype), *always)
+  xn = jnp.asarray(normalize.apply_normalizer(model.stats, x))
+  mc = model.config.model
+  lp = np.asarray(train_lib.log_probs(
+      model.params, idx, w, xn, batch_size=int(
+          model.config.optim.get('eval_batch_size', 1024)),
+      aggregate=mc.aggregate, compute=mc.get('compute', 'gather')),
+                  np.float64)
+  mean_lp = lp.mean(axis=0)  # the utterance score used in evaluation
+  p = np.exp(mean_lp - mean_lp.max())
+  return p / p.sum()
+
+
+def predict_file(model: Model, path: str) -> dict[str, Any]:
+  """{'input', 'modality', 'n_rows', 'prediction', 'probabilities'} of a file.
+
+  probabilities: class name -> probability, sorted from most to least likely.
+  """
+  x = input_features(path, model)
+  probs = predict_rows(model, x)
+  order = np.argsort(-probs, kind='stable')
+  return {
+      'input': path, 'modality': input_kind(path), 'n_rows': int(len(x)),
+      'prediction': model.class_names[order[0]],
+      'probabilities': {model.class_names[i]: float(probs[i]) for i in order},
+  }
+
+
+def format_table(result: dict[str, Any]) -> str:
+  rows = 'segments' if result['modality'] == 'audio' else 'frames'
+  width = max(len('class'), *map(len, result['probabilities']))
+  lines = [f"{result['input']}: {result['prediction']} "
+           f"({result['n_rows']} {rows})", '',
+           f"{'class':<{width}}  probability"]
+  lines += [f'{name:<{width}}  {p:11.4f}'
+            for name, p in result['probabilities'].items()]
+  return '\n'.join(lines)
+
+
+def run(workdir: str, path: str, as_json: bool = False) -> int:
+  """The command line's work: prints the result, or one `error:` line.
+
+  Returns the exit code (0, or 1 on a PredictError).
+  """
+  try:
+    result = predict_file(load_model(workdir), path)
+  except PredictError as e:
+    print(f'error: {e}', file=sys.stderr, flush=True)
+    return 1
+  print(json.dumps(result, indent=1) if as_json else format_table(result),
+        flush=True)
+  return 0
+
+
+def define_flags() -> None:
+  """Defined only when run as a program (other binaries import this one)."""
+  flags.DEFINE_string('workdir', None, 'Training workdir (holding model/).')
+  flags.DEFINE_string('input', None, 'Recording: .wav/.flac/.ogg, .mp4/.avi '
+                      'or .jpg/.jpeg/.png.')
+  flags.DEFINE_bool('json', False, 'Print JSON instead of a table.')
+  flags.mark_flags_as_required(['workdir', 'input'])
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError('Too many command-line arguments.')
+  if not flags.FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.ERROR)  # orbax logs its restores
+  sys.exit(run(flags.FLAGS.workdir, flags.FLAGS.input, flags.FLAGS.json))
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)
