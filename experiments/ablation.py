@@ -1,0 +1,162 @@
+r"""Ablations of the generalisation options, chosen on validation data only.
+
+For each variant (a set of config overrides on top of --config) and each
+chosen fold, the fold's TRAINING utterances are split into a selection set
+(--select_fraction, utterance-grouped, stratified) and a pool the variant
+trains on; the variant is scored on the selection set, never on the test
+fold. The test fold's score is recorded beside it for information only.
+
+  python -m experiments.ablation --config=experiments/configs/paper.py \
+      --variants=paper,val_fitness,time_pooled --folds=0 \
+      --config.evolution.generations=100 --out=runs/ablation.json
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Sequence
+
+from absl import app
+from absl import flags
+import jax
+import jax.numpy as jnp
+from ml_collections import config_flags
+import numpy as np
+
+from experiments import data
+from experiments import normalize
+from experiments import splits
+from pathnet_jax import augment as augment_lib
+from pathnet_jax import evolve
+from pathnet_jax import metrics
+from pathnet_jax import pathway
+from pathnet_jax import train as train_lib
+
+# Each variant changes the paper's method in one respect (or combines some).
+VARIANTS: dict[str, dict[str, Any]] = {
+    'paper': {},
+    'val_fitness': {'fitness': 'validation', 'evolution.tiebreak_loss': True},
+    'weight_decay': {'optim.weight_decay': 1e-3},
+    'input_dropout': {'optim.input_dropout': 0.2},
+    'augment': {'augment.enabled': True},
+    'band_norm': {'normalize': 'band_channel'},
+    'time_pooled': {'model.input_view': 'time_pooled'},
+    'conv': {'model.module_type': 'conv', 'model.module_units': 8},
+    'conv+augment': {'model.module_type': 'conv', 'model.module_units': 8,
+                     'augment.enabled': True},
+    'time_pooled+val_fitness': {'model.input_view': 'time_pooled',
+                                'fitness': 'validation',
+                                'evolution.tiebreak_loss': True},
+}
+
+
+def with_overrides(config, overrides: dict[str, Any]):
+  """A copy of config with dotted-key overrides applied."""
+  c = config.copy_and_resolve_references()
+  with c.unlocked():
+    for dotted, value in overrides.items():
+      node = c
+      *path, leaf = dotted.split('.')
+      for p in path:
+        node = node[p]
+      node[leaf] = value
+  return c
+
+
+def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
+                  seed):
+  """Evolve on part of a training fold; score selection set and test fold."""
+  pool_rows, select_rows = splits.validation_split(
+      train_rows, fs.utterance, fs.label, select_fraction, seed)
+  fit_rows, fitness_rows = pool_rows, None
+  if config.fitness == 'validation':
+    fit_rows, fitness_rows = splits.validation_split(
+        pool_rows, fs.utterance, fs.label, config.validation_fraction, seed + 1)
+  stats = normalize.fit_normalizer(fs.x, config.normalize, rows=fit_rows)
+  prep = lambda rows: normalize.apply_normalizer(stats, fs.x[rows])
+  num_classes = len(fs.class_names)
+  kwargs = {}
+  if fitness_rows is not None:
+    kwargs = dict(fitness_x=prep(fitness_rows), fitness_y=fs.label[fitness_rows])
+  t0 = time.perf_counter()
+  result = evolve.evolve(key, config, prep(fit_rows), fs.label[fit_rows],
+                         num_classes=num_classes,
+                         augment=augment_lib.from_config(config), **kwargs)
+  seconds = time.perf_counter() - t0
+  always = result.frozen_slots or (None, None)
+  idx, w = pathway.slots(jnp.asarray(result.best_genotype), *always)
+
+  def scores(rows):
+    lp = np.asarray(train_lib.log_probs(
+        result.params, idx, w, jnp.asarray(prep(rows)),
+        aggregate=config.model.aggregate, compute=config.model.compute))
+    return metrics.utterance_scores(lp, fs.label[rows], fs.utterance[rows],
+                                    num_classes)
+
+  sel, test = scores(select_rows), scores(test_rows)
+  return {'selection_wa': sel['wa'], 'selection_ua': sel['ua'],
+          'test_wa': test['wa'], 'test_ua': test['ua'],
+          'best_fitness': result.best_fitness, 'seconds': seconds}
+
+
+def run(config, variants: Sequence[str], folds: Sequence[int],
+        select_fraction: float = 0.2) -> dict[str, Any]:
+  fs = data.load_corpus(config.target, config)
+  all_folds = splits.make_folds(config.protocol, fs,
+                                int(config.n_splits) or None, config.seed)
+  out: dict[str, Any] = {}
+  for name in variants:
+    if name not in VARIANTS:
+      raise ValueError(f'unknown variant {name!r}; valid: {sorted(VARIANTS)}')
+    cfg = with_overrides(config, VARIANTS[name])
+    rows = []
+    for i in folds:
+      train_rows, test_rows = all_folds[i]
+      rows.append(score_variant(jax.random.fold_in(jax.random.key(cfg.seed), i),
+                                cfg, fs, train_rows, test_rows,
+                                select_fraction, cfg.seed + i))
+      print(f'{name} fold {i}: selection UA {rows[-1]["selection_ua"]:.3f} '
+            f'WA {rows[-1]["selection_wa"]:.3f} | test UA '
+            f'{rows[-1]["test_ua"]:.3f} ({rows[-1]["seconds"]:.0f}s)',
+            flush=True)
+    out[name] = {'overrides': VARIANTS[name], 'folds': rows, **{
+        f'{k}_mean': float(np.mean([r[k] for r in rows]))
+        for k in ('selection_wa', 'selection_ua', 'test_wa', 'test_ua',
+                  'seconds')}}
+  return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+  lines = ['| variant | selection UA | selection WA | test UA (not used '
+           'for choice) | s/fold |', '|---|---|---|---|---|']
+  for name, r in results.items():
+    lines.append(f"| {name} | {r['selection_ua_mean']:.3f} | "
+                 f"{r['selection_wa_mean']:.3f} | {r['test_ua_mean']:.3f} | "
+                 f"{r['seconds_mean']:.0f} |")
+  return '\n'.join(lines) + '\n'
+
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', os.path.join(os.path.dirname(__file__), 'configs', 'paper.py'),
+    'Base configuration.')
+_VARIANTS = flags.DEFINE_list('variants', ','.join(VARIANTS), 'Variants.')
+_FOLDS = flags.DEFINE_list('folds', ['0'], 'Fold indices to use.')
+_SELECT = flags.DEFINE_float('select_fraction', 0.2,
+                             'Share of training utterances held out to choose.')
+_OUT = flags.DEFINE_string('out', 'runs/ablation.json', 'JSON output.')
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  results = run(_CONFIG.value, _VARIANTS.value, [int(f) for f in _FOLDS.value],
+                _SELECT.value)
+  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
+  with open(_OUT.value, 'w') as f:
+    json.dump(metrics.jsonable({'config': _CONFIG.value.to_dict(),
+                                'results': results}), f, indent=1)
+  print(markdown(results))
+
+
+if __name__ == '__main__':
+  app.run(main)
