@@ -64,15 +64,23 @@ def with_overrides(config, overrides: dict[str, Any]):
   return c
 
 
-def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
-                  seed):
-  """Evolve on part of a training fold; score selection set and test fold."""
+def split_training_fold(config, fs, train_rows, select_fraction, seed):
+  """(fit_rows, fitness_rows or None, select_rows), utterance-disjoint, all
+  inside the training fold: the test fold is never touched."""
   pool_rows, select_rows = splits.validation_split(
       train_rows, fs.utterance, fs.label, select_fraction, seed)
   fit_rows, fitness_rows = pool_rows, None
   if config.fitness == 'validation':
     fit_rows, fitness_rows = splits.validation_split(
         pool_rows, fs.utterance, fs.label, config.validation_fraction, seed + 1)
+  return fit_rows, fitness_rows, select_rows
+
+
+def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
+                  seed):
+  """Evolve on part of a training fold; score selection set and test fold."""
+  fit_rows, fitness_rows, select_rows = split_training_fold(
+      config, fs, train_rows, select_fraction, seed)
   stats = normalize.fit_normalizer(fs.x, config.normalize, rows=fit_rows)
   prep = lambda rows: normalize.apply_normalizer(stats, fs.x[rows])
   num_classes = len(fs.class_names)
