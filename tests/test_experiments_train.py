@@ -1,0 +1,216 @@
+"""experiments.train end to end on a tiny synthetic corpus: every task kind,
+results.json, fold hygiene, training-fold normalisation, predict on the
+trained models, and one clear error line for bad configs."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data_prep import synthetic
+from data_prep import testing
+from experiments import data
+from experiments import normalize
+from experiments import predict
+from experiments import train
+from experiments.configs import default
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_config(**overrides):
+  """18 utterances (3 speakers x 3 classes x 2), ~45 segments; 2 folds."""
+  c = default.get_config()
+  c.target = 'synthetic'
+  c.synthetic = dict(num_speakers=3, num_classes=3, utterances_per_class=2)
+  c.model.num_modules = 4
+  c.model.module_units = 8
+  c.evolution.generations = 2
+  c.evolution.population_size = 4
+  c.evolution.checkpoint_every = 0
+  c.optim.batch_size = 16
+  c.n_splits = 2
+  c.folds = (0,)
+  c.update(overrides)
+  return c
+
+
+@pytest.fixture(scope='module')
+def scratch(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('scratch'))
+  config = tiny_config()
+  return config, workdir, train.train_and_evaluate(config, workdir)
+
+
+@pytest.fixture(scope='module')
+def transfer(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('transfer'))
+  config = tiny_config(task='transfer', sources=('synthetic',),
+                       protocol='speaker_kfold', n_splits=0)
+  return config, workdir, train.train_and_evaluate(config, workdir)
+
+
+@pytest.fixture(scope='module')
+def speech(tmp_path_factory):
+  rng = np.random.default_rng(1)
+  y = synthetic.render(rng, synthetic.make_speakers(rng, 1)[0], 'sadness', 1.3)
+  return str(testing.write_wav(tmp_path_factory.mktemp('in') / 's.wav', y))
+
+
+def test_results_json_schema(scratch):
+  config, workdir, _ = scratch
+  with open(os.path.join(workdir, 'results.json')) as f:
+    results = json.load(f)
+  assert {'task', 'target', 'sources', 'protocol', 'n_folds', 'n_folds_total',
+          'seed', 'class_names', 'git_commit', 'config', 'folds', 'aggregate',
+          'timings', 'source_history', 'source_best'} <= set(results)
+  assert (results['n_folds'], results['n_folds_total']) == (1, 2)
+  assert results['config']['evolution']['generations'] == 2
+  assert results['class_names'] == ['neutral', 'anger', 'happiness']
+  fold = results['folds'][0]
+  for level in ('segment', 'utterance'):
+    scores, agg = fold[level], results['aggregate'][level]
+    assert np.shape(scores['confusion']) == (3, 3)
+    assert len(scores['per_class_recall']) == 3
+    assert scores['ua'] == pytest.approx(np.mean(scores['per_class_recall']))
+    assert agg['wa_mean'] == scores['wa'] and agg['wa_std'] == 0.0
+  # Half of the 18 utterances, and all their segments, are tested.
+  assert np.sum(fold['utterance']['confusion']) == 9
+  assert np.sum(fold['segment']['confusion']) == fold['n_test_rows']
+  assert len(fold['history']['best_fitness']) == 2
+  assert np.shape(fold['best_genotype']) == (3, 4)
+  assert results['timings']['total_s'] > 0
+  assert len(results['git_commit']) == 40 or results['git_commit'] == 'unknown'
+
+
+def test_figures_summary_and_model_are_written(scratch):
+  _, workdir, results = scratch
+  for name in ('confusion.png', 'fitness.png'):
+    with open(os.path.join(workdir, name), 'rb') as f:
+      assert f.read(4) == b'\x89PNG'
+  with open(os.path.join(workdir, 'summary.md')) as f:
+    assert '| utterance |' in f.read()
+  with open(os.path.join(workdir, 'model', 'meta.json')) as f:
+    meta = json.load(f)
+  assert meta['genotype'] == results['folds'][0]['best_genotype']
+  assert meta['frozen_slots'] is None
+
+
+@pytest.mark.parametrize('protocol', ['random_kfold', 'speaker_kfold'])
+def test_no_utterance_or_speaker_on_both_sides(protocol):
+  config = tiny_config(protocol=protocol, n_splits=0 if protocol ==
+                       'speaker_kfold' else 3, folds=())
+  fs = data.load_corpus(config.target, config)
+  folds, chosen = train.fold_plan(config, fs)
+  assert chosen == list(range(3)) and len(folds) == 3  # 3 speakers: LOSO
+  tested = np.concatenate([test for _, test in folds])
+  np.testing.assert_array_equal(np.sort(tested), np.arange(len(fs)))
+  for train_rows, test_rows in folds:
+    assert not set(fs.utterance[train_rows]) & set(fs.utterance[test_rows])
+    if protocol == 'speaker_kfold':
+      assert not set(fs.speaker[train_rows]) & set(fs.speaker[test_rows])
+
+
+def test_normalisation_uses_the_training_fold_only(scratch):
+  config, workdir, _ = scratch
+  fs = data.load_corpus(config.target, config)
+  (train_rows, _), = [f for i, f in enumerate(train.fold_plan(config, fs)[0])
+                      if i == 0]
+  with np.load(os.path.join(workdir, 'model', 'normalizer.npz')) as z:
+    mean, std = z['mean'], z['std']
+  expected = normalize.fit_normalizer(fs.x[train_rows], 'pixel')
+  np.testing.assert_allclose(mean, expected.mean, rtol=1e-6)
+  np.testing.assert_allclose(std, expected.std, rtol=1e-6)
+  assert not np.allclose(mean, normalize.fit_normalizer(fs.x, 'pixel').mean)
+
+
+def test_rerun_resumes_finished_folds(scratch):
+  config, workdir, results = scratch
+  again = train.train_and_evaluate(config, workdir)
+  assert again['folds'] == json.loads(json.dumps(results['folds']))
+
+
+def test_workdir_of_another_config_is_refused(tmp_path):
+  train.claim_workdir(tiny_config(), str(tmp_path))
+  train.claim_workdir(tiny_config(folds=(1,)), str(tmp_path))  # more folds
+  with pytest.raises(ValueError, match=r'differs in: evolution, seed'):
+    train.claim_workdir(tiny_config(seed=3, evolution=dict(generations=5)),
+                        str(tmp_path))
+
+
+def test_transfer_freezes_the_source_pathway(transfer):
+  _, workdir, results = transfer
+  source = results['source_best']
+  assert np.shape(source['genotype']) == (3, 4) and source['n_rows'] > 0
+  assert len(results['source_history']['best_fitness']) == 2
+  assert results['n_folds_total'] == 3  # leave-one-speaker-out
+  with open(os.path.join(workdir, 'model', 'meta.json')) as f:
+    idx, weights = json.load(f)['frozen_slots']
+  for layer, genes in enumerate(source['genotype']):
+    frozen = {i for i, w in zip(idx[layer], weights[layer]) if w > 0}
+    assert frozen == set(genes)
+
+
+def test_multi_source_pools_the_sources(tmp_path):
+  config = tiny_config(task='multi_source',
+                       sources=('synthetic:sex=f', 'synthetic:sex=m'))
+  results = train.train_and_evaluate(config, str(tmp_path))
+  female = data.load_corpus('synthetic:sex=f', config)
+  assert 0 < len(female) < results['source_best']['n_rows'] == results[
+      'n_rows']
+  assert results['sources'] == ['synthetic:sex=f', 'synthetic:sex=m']
+  assert np.isfinite(results['aggregate']['utterance']['wa_mean'])
+
+
+@pytest.mark.parametrize('run', ['scratch', 'transfer'])
+def test_predict_uses_the_trained_pathway(request, run, speech):
+  config, workdir, results = request.getfixturevalue(run)
+  model = predict.load_model(workdir)
+  got = predict.predict_file(model, speech)
+  assert set(got['probabilities']) == set(results['class_names'])
+  # The same numbers as scoring the segments the way the test folds are.
+  x = normalize.apply_normalizer(model.stats,
+                                 predict.input_features(speech, model))
+  lp = train.test_log_probs(config, model.params, model.genotype,
+                            model.frozen_slots, x).mean(0)
+  expected = np.exp(lp) / np.exp(lp).sum()
+  got = [got['probabilities'][c] for c in results['class_names']]
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def _cli(*args):
+  return subprocess.run([sys.executable, '-m', 'experiments.train', *args],
+                        capture_output=True, text=True, cwd=REPO, timeout=300,
+                        check=False)
+
+
+@pytest.mark.parametrize('flag, words', [
+    ('--config.target=nope', "unknown corpus 'nope'"),
+    ('--config.evolution.generations=0', 'generations must be >= 1, got 0'),
+])
+def test_cli_bad_config_is_one_error_line(tmp_path, flag, words):
+  proc = _cli('--config=experiments/configs/demo.py', flag,
+              f'--workdir={tmp_path / "w"}')
+  assert proc.returncode == 1
+  assert 'Traceback' not in proc.stdout + proc.stderr
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith('error:') and words in last, proc.stderr
+
+
+def test_missing_data_root_is_one_error_line(tmp_path, capsys):
+  config = tiny_config(target='emodb', data_root=str(tmp_path / 'nowhere'))
+  assert train.run(config, str(tmp_path / 'w')) == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith("error: corpus 'emodb' not found")
+  assert 'nowhere' in err[0]
+  assert not os.path.exists(tmp_path / 'w')
+
+
+def test_batch_larger_than_the_data_is_one_error_line(tmp_path, capsys):
+  config = tiny_config(optim=dict(batch_size=1000))
+  assert train.run(config, str(tmp_path)) == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith('error: optim.batch_size')
+  assert 'got 1000' in err[0]
