@@ -35,15 +35,18 @@ from pathnet_jax import metrics
 
 
 def load_corpus(name: str, config):
-  """FeatureSet for a corpus name: 'synthetic' or a corpus under data_root.
+  """FeatureSet by name: 'synthetic', a FeatureSet .npz or a corpus name.
 
-  The one place that knows where corpora come from (selectors such as
+  A corpus name (e.g. 'emodb') reads `data_root/<name>` and caches its
+  features in `cache_dir`. The one place that knows where corpora come from (selectors such as
   'emodb:sex=f' or pooled sources belong here).
   """
   if name == 'synthetic':
     from data_prep import synthetic  # pylint: disable=g-import-not-at-top
     return synthetic.make_corpus(seed=config.seed, **config.synthetic)
   from data_prep import store  # pylint: disable=g-import-not-at-top
+  if name.endswith('.npz'):
+    return store.load(name)
   return store.cached_features(name, os.path.join(config.data_root, name),
                                config.modality, config.cache_dir)
 
