@@ -1,0 +1,112 @@
+"""experiments.reproduce: the paper-vs-ours table, on the synthetic corpus."""
+import json
+import os
+import re
+
+import pytest
+
+from experiments import reproduce
+
+ROWS = ('a_emo', 'a_emo_cnn')
+
+
+def tiny(row, config):
+  """Shrinks a row's run to seconds (4 speakers, 3 classes, tiny models)."""
+  config.synthetic = dict(num_speakers=4, num_classes=3,
+                          utterances_per_class=3)
+  if row.method == 'pathnet':
+    config.model.num_modules = 4
+    config.model.module_units = 8
+    config.evolution.population_size = 4
+    config.evolution.checkpoint_every = 0
+    config.optim.batch_size = 16
+  else:
+    config.model.conv_features = (4, 8, 8, 8, 8)
+    config.model.dense_features = (16,)
+    config.batch_size = 8
+
+
+@pytest.fixture(scope='module')
+def table(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp('results'))
+  kwargs = dict(data_root='unused', rows=ROWS, generations=2, max_folds=1,
+                epochs=1, synthetic=True, adjust=tiny)
+  outcome = reproduce.reproduce(out, **kwargs)
+  return out, kwargs, outcome
+
+
+def _table_rows(out):
+  with open(os.path.join(out, 'README.md')) as f:
+    text = f.read()
+  rows = {}
+  for line in text.splitlines():
+    cells = [c.strip() for c in line.strip('|').split('|')]
+    if line.startswith('| ') and len(cells) > 3 and cells[0] != 'row':
+      rows[cells[0]] = cells
+  return text, rows
+
+
+def test_every_row_runs_both_protocols_into_the_table(table):
+  out, _, outcome = table
+  text, rows = _table_rows(out)
+  assert 'Quick run' in text and 'not comparable with the paper' in text
+  assert set(rows) == {'A_EMO', 'A_EMO CNN, no pre-training'}
+  assert rows['A_EMO'][1:3] == ['PathNet', '0.89']
+  assert rows['A_EMO CNN, no pre-training'][1:3] == ['CNN', '(added)']
+  for name, label in (('a_emo', 'A_EMO'),
+                      ('a_emo_cnn', 'A_EMO CNN, no pre-training')):
+    for i, protocol in enumerate(reproduce.PROTOCOLS):
+      with open(os.path.join(out, f'{name}_{protocol}', 'results.json')) as f:
+        results = json.load(f)
+      assert results['protocol'] == protocol and results['n_folds'] == 1
+      assert results == outcome[name]['runs'][protocol]
+      agg = results['aggregate']
+      wa, ua, seg = rows[label][3 + 3 * i:6 + 3 * i]
+      assert wa == (f"[{agg['utterance']['wa_mean']:.3f} ± 0.000]"
+                    f'({name}_{protocol}/summary.md)')
+      assert ua == f"{agg['utterance']['ua_mean']:.3f} ± 0.000"
+      assert seg == f"{agg['segment']['wa_mean']:.3f} ± 0.000"
+      assert os.path.isfile(os.path.join(out, f'{name}_{protocol}',
+                                         'summary.md'))
+
+
+def test_rerun_reuses_finished_runs(table):
+  out, kwargs, _ = table
+  path = os.path.join(out, 'a_emo_random_kfold', 'results.json')
+  before = os.stat(path).st_mtime_ns
+  reproduce.reproduce(out, **kwargs)
+  assert os.stat(path).st_mtime_ns == before
+
+
+def test_rows_with_missing_corpora_are_marked(tmp_path):
+  (tmp_path / 'data').mkdir()
+  reproduce.reproduce(str(tmp_path / 'out'), data_root=str(tmp_path / 'data'),
+                      rows=['a_emo', 'v_enter_sav', 'a_enter_sav_emo'])
+  text, rows = _table_rows(str(tmp_path / 'out'))
+  assert rows['A_EMO'][-1] == 'not run: corpus emodb (audio) not found'
+  assert rows['V_eNTER→SAV'][-1] == ('not run: corpus savee (video), '
+                                     'enterface (video) not found')
+  assert rows['A_eNTER+SAV→EMO'][2] == '0.97'
+  assert rows['A_eNTER+SAV→EMO'][3:9] == ['—'] * 6
+  assert 'no corpus found' in text
+  assert sorted(os.listdir(tmp_path / 'out')) == ['README.md']
+
+
+def test_unknown_row_is_rejected(tmp_path):
+  with pytest.raises(ValueError, match=re.escape("unknown rows ['a_nope']")):
+    reproduce.reproduce(str(tmp_path), data_root=str(tmp_path),
+                        rows=['a_nope'])
+
+
+def test_to_synthetic_keeps_filters_and_merges_pools():
+  assert reproduce.to_synthetic('enterface+savee') == 'synthetic'
+  assert reproduce.to_synthetic('emodb:sex=f') == 'synthetic:sex=f'
+
+
+def test_every_row_has_a_config_naming_known_corpora():
+  for row in reproduce.ROWS:
+    config = reproduce.row_config(row)
+    assert reproduce.specs(row, config), row.name
+    for spec in reproduce.specs(row, config):
+      assert set(reproduce.data.corpus_names(spec)) <= {
+          'emodb', 'savee', 'enterface', 'ravdess'}
