@@ -28,6 +28,7 @@ import numpy as np
 from ml_collections import config_flags
 
 from experiments import cnn
+from experiments import data
 from experiments import normalize
 from experiments import plots
 from experiments import splits
@@ -35,20 +36,9 @@ from pathnet_jax import metrics
 
 
 def load_corpus(name: str, config):
-  """FeatureSet by name: 'synthetic', a FeatureSet .npz or a corpus name.
-
-  A corpus name (e.g. 'emodb') reads `data_root/<name>` and caches its
-  features in `cache_dir`. The one place that knows where corpora come from (selectors such as
-  'emodb:sex=f' or pooled sources belong here).
-  """
-  if name == 'synthetic':
-    from data_prep import synthetic  # pylint: disable=g-import-not-at-top
-    return synthetic.make_corpus(seed=config.seed, **config.synthetic)
-  from data_prep import store  # pylint: disable=g-import-not-at-top
-  if name.endswith('.npz'):
-    return store.load(name)
-  return store.cached_features(name, os.path.join(config.data_root, name),
-                               config.modality, config.cache_dir)
+  """FeatureSet for a corpus spec, exactly as experiments.train reads it:
+  'synthetic', 'emodb', 'emodb:sex=f', pooled 'enterface+savee', a .npz."""
+  return data.load_corpus(name, config)
 
 
 class FinetuneResult(NamedTuple):
