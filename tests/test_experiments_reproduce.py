@@ -7,7 +7,7 @@ import pytest
 
 from experiments import reproduce
 
-ROWS = ('a_emo', 'a_emo_cnn')
+ROWS = ('a_emo', 'emodb_f2m_ft')
 
 
 def tiny(row, config):
@@ -50,11 +50,11 @@ def test_every_row_runs_both_protocols_into_the_table(table):
   out, _, outcome = table
   text, rows = _table_rows(out)
   assert 'Quick run' in text and 'not comparable with the paper' in text
-  assert set(rows) == {'A_EMO', 'A_EMO CNN, no pre-training'}
+  assert set(rows) == {'A_EMO', 'A_EMO♀→♂ fine-tuning'}
   assert rows['A_EMO'][1:3] == ['PathNet', '0.89']
-  assert rows['A_EMO CNN, no pre-training'][1:3] == ['CNN', '(added)']
+  assert rows['A_EMO♀→♂ fine-tuning'][1:3] == ['CNN', '(added)']
   for name, label in (('a_emo', 'A_EMO'),
-                      ('a_emo_cnn', 'A_EMO CNN, no pre-training')):
+                      ('emodb_f2m_ft', 'A_EMO♀→♂ fine-tuning')):
     for i, protocol in enumerate(reproduce.PROTOCOLS):
       with open(os.path.join(out, f'{name}_{protocol}', 'results.json')) as f:
         results = json.load(f)
@@ -68,6 +68,16 @@ def test_every_row_runs_both_protocols_into_the_table(table):
       assert seg == f"{agg['segment']['wa_mean']:.3f} ± 0.000"
       assert os.path.isfile(os.path.join(out, f'{name}_{protocol}',
                                          'summary.md'))
+
+
+def test_fine_tuning_row_reads_the_filtered_corpora(table):
+  _, _, outcome = table
+  run = outcome['emodb_f2m_ft']['runs']['speaker_kfold']
+  assert run['method'] == 'finetune_cnn'
+  assert (run['source'], run['target']) == ('synthetic:sex=f',
+                                            'synthetic:sex=m')
+  assert run['n_folds_total'] == 2  # the two male speakers, one out each
+  assert run['n_utterances'] == 18  # 2 speakers x 3 classes x 3
 
 
 def test_rerun_reuses_finished_runs(table):
