@@ -31,6 +31,8 @@ import ml_collections
 import numpy as np
 
 from experiments import normalize
+from pathnet_jax import pathway
+from pathnet_jax import train as train_lib
 
 AUDIO_EXTS = ('.wav', '.flac', '.ogg')
 VIDEO_EXTS = ('.mp4', '.avi')
@@ -155,8 +157,6 @@ def input_features(path: str, model: Model) -> np.ndarray:
 
 def predict_rows(model: Model, x: np.ndarray) -> np.ndarray:
   """Utterance-level class probabilities float64[C] of rows [n, H, W, C]."""
-  from pathnet_jax import pathway  # pylint: disable=g-import-not-at-top
-  from pathnet_jax import train as train_lib  # pylint: disable=g-import-not-at-top
   always = model.frozen_slots or (None, None)
   idx, w = pathway.slots(jnp.asarray(model.genotype), *always)
   xn = jnp.asarray(normalize.apply_normalizer(model.stats, x))

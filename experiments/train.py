@@ -1,7 +1,7 @@
 r"""Evolve PathNet on a corpus (scratch), or transfer from source corpora.
 
   python -m experiments.train                       # demo on synthetic data
-  python -m experiments.train --config=experiments/configs/emodb.py \
+  python -m experiments.train --config=experiments/configs/a_emo.py \
       --workdir=runs/a_emo [--config.evolution.generations=50]
 
 `train_and_evaluate(config, workdir)` does the work; this file's main() only
