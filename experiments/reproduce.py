@@ -16,7 +16,9 @@ not in the paper: the nearest real transfers that run on the corpora we have
 no-transfer references.
 
 A finished run (results.json holding the same config) is reused, and PathNet
-runs resume finished folds, so an interrupted reproduce continues.
+runs resume finished folds, so an interrupted reproduce continues. A transfer
+row's second protocol starts from the first one's final source checkpoint
+(the source task does not depend on the target's folds).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import datetime
 import importlib
 import json
 import os
+import shutil
 import sys
 from typing import Any, Callable, Sequence
 
@@ -226,6 +229,24 @@ def run_one(row: Row, config, workdir: str) -> dict[str, Any]:
   return json.loads(json.dumps(metrics.jsonable(results)))  # as if reloaded
 
 
+def share_source(row: Row, config, done_workdir: str | None,
+                 workdir: str) -> bool:
+  """Seeds workdir with the source evolution of a finished protocol.
+
+  The source is evolved on all of the source corpora with the same key
+  whatever the target's protocol, so a second protocol resumes the first
+  one's final source checkpoint instead of evolving it again.
+  """
+  if row.method != 'pathnet' or config.task == 'scratch' or not done_workdir:
+    return False
+  src = os.path.join(done_workdir, 'source')
+  dst = os.path.join(workdir, 'source')
+  if not os.path.isdir(src) or os.path.exists(dst):
+    return False
+  shutil.copytree(src, dst)
+  return True
+
+
 def score_cells(results: dict[str, Any], link: str) -> list[str]:
   """[utterance WA, utterance UA, segment WA] as 'mean ± std' cells."""
   agg = results['aggregate']
@@ -270,6 +291,7 @@ def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
   for row in (r for r in ROWS if r.name in rows):
     entry = {'missing': [], 'runs': {}}
     outcome[row.name] = entry
+    done = None  # workdir of a finished protocol of this row
     for protocol in protocols:
       config = run_config(row, protocol, data_root=data_root,
                           cache_dir=cache_dir, generations=generations,
@@ -280,9 +302,11 @@ def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
       entry['missing'] = missing_corpora(row, config, data_root)
       if entry['missing']:
         break
+      workdir = os.path.join(out, f'{row.name}_{protocol}')
       try:
-        entry['runs'][protocol] = run_one(
-            row, config, os.path.join(out, f'{row.name}_{protocol}'))
+        share_source(row, config, done, workdir)
+        entry['runs'][protocol] = run_one(row, config, workdir)
+        done = workdir
       except (ValueError, FileNotFoundError) as e:
         print(f'error: {row.name} ({protocol}): {e}', file=sys.stderr)
         entry['runs'][protocol] = {'error': str(e)}

@@ -120,3 +120,18 @@ def test_every_row_has_a_config_naming_known_corpora():
     for spec in reproduce.specs(row, config):
       assert set(reproduce.data.corpus_names(spec)) <= {
           'emodb', 'savee', 'enterface', 'ravdess'}
+
+
+def test_second_protocol_starts_from_the_first_ones_source(tmp_path):
+  by_name = {r.name: r for r in reproduce.ROWS}
+  first = tmp_path / 'emodb_f2m_random_kfold'
+  (first / 'source' / 'checkpoints' / '2').mkdir(parents=True)
+  second = str(tmp_path / 'emodb_f2m_speaker_kfold')
+  transfer = by_name['emodb_f2m']
+  config = reproduce.row_config(transfer)
+  assert reproduce.share_source(transfer, config, str(first), second)
+  assert os.path.isdir(os.path.join(second, 'source', 'checkpoints', '2'))
+  assert not reproduce.share_source(transfer, config, str(first), second)
+  scratch = by_name['a_emo']
+  assert not reproduce.share_source(scratch, reproduce.row_config(scratch),
+                                    str(first), str(tmp_path / 'other'))
