@@ -72,8 +72,8 @@ def with_new_head(key, config, pretrained: Params, num_classes: int,
   """Pretrained body with a freshly initialised `num_classes` head."""
   fresh = init_cnn(key, config, num_classes, input_shape)
   body = {k: v for k, v in pretrained.items() if k != 'head'}
-  if jax.tree.structure(body) != jax.tree.structure(
-      {k: v for k, v in fresh.items() if k != 'head'}):
+  shapes = lambda tree: jax.tree.map(np.shape, tree)
+  if shapes(body) != shapes({k: v for k, v in fresh.items() if k != 'head'}):
     raise ValueError('pretrained parameters do not match config.model')
   return {**body, 'head': fresh['head']}
 
@@ -83,7 +83,7 @@ def num_classes_of(params: Params) -> int:
 
 
 def make_optimizer(config, learning_rate: float) -> optax.GradientTransformation:
-  """Adam or SGD with momentum, with optional decoupled weight decay."""
+  """Adam(W) or SGD with momentum, with optional decoupled weight decay."""
   return _optimizer(config.optimizer, float(learning_rate),
                     float(config.momentum or 0.0),
                     float(config.weight_decay or 0.0))
@@ -95,12 +95,11 @@ def _optimizer(name: str, learning_rate: float, momentum: float,
   # Cached so equal settings give the same (hashable) object, and the jitted
   # train step, which takes it as a static argument, compiles once per run.
   if name == 'adam':
-    tx = optax.adam(learning_rate)
-  elif name == 'sgd':
-    tx = optax.sgd(learning_rate, momentum=momentum or None)
-  else:
+    return optax.adamw(learning_rate, weight_decay=weight_decay)
+  if name != 'sgd':
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
-  if weight_decay:
+  tx = optax.sgd(learning_rate, momentum=momentum or None)
+  if weight_decay:  # for SGD, L2 on the gradient = decoupled decay
     tx = optax.chain(optax.add_decayed_weights(weight_decay), tx)
   return tx
 
