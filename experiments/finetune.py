@@ -101,6 +101,36 @@ def evaluate_fold(params, config, x_test, y_test, utterance_test,
   }
 
 
+def train_fold(key, config, fs, train_rows, pretrained=None):
+  """Trains on one fold's training rows, normalised with their statistics.
+
+  Fine-tunes `pretrained` (new head, all layers) when given, else trains from
+  scratch. With config.val_fraction > 0, whole utterances of the training rows
+  are held out to pick the best epoch.
+
+  Returns:
+    (params, history, normaliser statistics).
+  """
+  stats = normalize.fit_normalizer(fs.x, config.normalizer, rows=train_rows)
+  rows_xy = lambda rows: (normalize.apply_normalizer(stats, fs.x[rows]),
+                          fs.label[rows])
+  fit_rows, validation = train_rows, None
+  if config.val_fraction > 0:
+    fit_rows, val_rows = splits.validation_split(
+        train_rows, fs.utterance, fs.label, config.val_fraction, config.seed)
+    validation = rows_xy(val_rows)
+  num_classes = len(fs.class_names)
+  if pretrained is None:
+    params, history = cnn.train_cnn(key, config, *rows_xy(fit_rows),
+                                    num_classes=num_classes,
+                                    validation=validation)
+  else:
+    params, history = finetune(key, config, pretrained, *rows_xy(fit_rows),
+                               num_classes, validation)
+  history['n_fit_rows'] = int(fit_rows.size)
+  return params, history, stats
+
+
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Cross-validates the (pre-trained and) fine-tuned CNN; writes workdir."""
   start = time.perf_counter()
@@ -121,9 +151,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
     # The source is all training data: its own statistics.
     src_x = normalize.apply_normalizer(
         normalize.fit_normalizer(src.x, config.normalizer), src.x)
-    pretrained, pretrain_history = pretrain(
-        pretrain_key, config, src_x, src.label,
-        len(src.class_names))
+    pretrained, pretrain_history = pretrain(pretrain_key, config, src_x,
+                                           src.label, len(src.class_names))
     del src_x
     timings['pretrain_s'] = time.perf_counter() - t
     logging.info('pre-trained on %s (%d rows) in %.1fs', config.source,
@@ -132,31 +161,15 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   fold_results = []
   for i, (train_rows, test_rows) in enumerate(folds):
     t = time.perf_counter()
-    fold_key = jax.random.fold_in(folds_key, i)
-    stats = normalize.fit_normalizer(fs.x, config.normalizer, rows=train_rows)
-    fit_rows, validation = train_rows, None
-    if config.val_fraction > 0:
-      fit_rows, val_rows = splits.validation_split(
-          train_rows, fs.utterance, fs.label, config.val_fraction, config.seed)
-      validation = (normalize.apply_normalizer(stats, fs.x[val_rows]),
-                    fs.label[val_rows])
-    x_fit = normalize.apply_normalizer(stats, fs.x[fit_rows])
-    if pretrained is None:
-      params, history = cnn.train_cnn(fold_key, config, x_fit,
-                                      fs.label[fit_rows],
-                                      num_classes=num_classes,
-                                      validation=validation)
-    else:
-      params, history = finetune(fold_key, config, pretrained, x_fit,
-                                 fs.label[fit_rows], num_classes, validation)
-    del x_fit
+    params, history, stats = train_fold(jax.random.fold_in(folds_key, i),
+                                        config, fs, train_rows, pretrained)
     train_s = time.perf_counter() - t
     scores = evaluate_fold(params, config,
                            normalize.apply_normalizer(stats, fs.x[test_rows]),
                            fs.label[test_rows], fs.utterance[test_rows],
                            num_classes)
     fold_results.append({
-        'fold': i, 'n_train_rows': int(fit_rows.size),
+        'fold': i, 'n_train_rows': int(train_rows.size),
         'n_test_rows': int(test_rows.size), **scores, 'history': history,
         'train_s': train_s, 'eval_s': time.perf_counter() - t - train_s,
     })
