@@ -40,6 +40,14 @@ def test_every_ablation_variant_changes_only_listed_settings():
   assert ablation.VARIANTS['paper'] == {}
 
 
+def test_joined_variants_merge_their_overrides():
+  merged = ablation.variant_overrides('time_pooled+adam')
+  assert merged == {**ablation.VARIANTS['time_pooled'],
+                    **ablation.VARIANTS['adam']}
+  with pytest.raises(ValueError, match='unknown variant'):
+    ablation.variant_overrides('time_pooled+nope')
+
+
 def test_selection_and_fitness_rows_never_overlap_training_or_test():
   fs = synthetic.make_corpus(seed=0, num_speakers=3, num_classes=3,
                              utterances_per_class=4)
