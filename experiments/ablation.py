@@ -157,26 +157,31 @@ def markdown(results: dict[str, Any]) -> str:
   return '\n'.join(lines) + '\n'
 
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', os.path.join(os.path.dirname(__file__), 'configs', 'paper.py'),
-    'Base configuration.')
-_VARIANTS = flags.DEFINE_list('variants', ','.join(VARIANTS), 'Variants.')
-_FOLDS = flags.DEFINE_list('folds', ['0'], 'Fold indices to use.')
-_SELECT = flags.DEFINE_float('select_fraction', 0.2,
-                             'Share of training utterances held out to choose.')
-_OUT = flags.DEFINE_string('out', 'runs/ablation.json', 'JSON output.')
+def define_flags() -> None:
+  """Flags live here, not at import time, so tests can import this module
+  beside other binaries that also define --config."""
+  config_flags.DEFINE_config_file(
+      'config', os.path.join(os.path.dirname(__file__), 'configs', 'paper.py'),
+      'Base configuration.')
+  flags.DEFINE_list('variants', ','.join(VARIANTS), 'Variants.')
+  flags.DEFINE_list('folds', ['0'], 'Fold indices to use.')
+  flags.DEFINE_float('select_fraction', 0.2,
+                     'Share of training utterances held out to choose.')
+  flags.DEFINE_string('out', 'runs/ablation.json', 'JSON output.')
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  results = run(_CONFIG.value, _VARIANTS.value, [int(f) for f in _FOLDS.value],
-                _SELECT.value)
-  os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
-  with open(_OUT.value, 'w') as f:
-    json.dump(metrics.jsonable({'config': _CONFIG.value.to_dict(),
-                                'results': results}), f, indent=1)
+  f = flags.FLAGS
+  results = run(f.config, f.variants, [int(i) for i in f.folds],
+                f.select_fraction)
+  os.makedirs(os.path.dirname(os.path.abspath(f.out)), exist_ok=True)
+  with open(f.out, 'w') as fh:
+    json.dump(metrics.jsonable({'config': f.config.to_dict(),
+                                'results': results}), fh, indent=1)
   print(markdown(results))
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

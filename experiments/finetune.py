@@ -236,18 +236,22 @@ def summary_markdown(results: dict[str, Any]) -> str:
   return '\n'.join(lines) + '\n'
 
 
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'Path to an ml_collections config file.',
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Output directory.')
+def define_flags() -> None:
+  """Flags are defined when run as a binary, not on import, so tests can
+  import this module beside other binaries that also define --config."""
+  config_flags.DEFINE_config_file(
+      'config', None, 'Path to an ml_collections config file.',
+      lock_config=True)
+  flags.DEFINE_string('workdir', None, 'Output directory.')
+  flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  results = train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  results = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
   print(summary_markdown(results))
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['config', 'workdir'])
+  define_flags()
   app.run(main)
