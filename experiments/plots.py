@@ -6,6 +6,7 @@ file and closes its figure.
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import Mapping, Sequence
 
 import matplotlib
@@ -46,8 +47,8 @@ def plot_confusion(confusion, class_names: Sequence[str], path: str,
     for j in range(c):
       ax.text(j, i, f'{frac[i, j]:.2f}', ha='center', va='center',
               color='white' if frac[i, j] > 0.5 else 'black', fontsize=8)
-  if title:
-    ax.set_title(title)
+  if title:  # wrapped: long corpus specs would run off the figure
+    ax.set_title('\n'.join(textwrap.wrap(title, 12 * size)), fontsize=10)
   fig.tight_layout()
   _save(fig, path)
 
