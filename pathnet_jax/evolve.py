@@ -17,6 +17,7 @@ import numpy as np
 from pathnet_jax import checkpoint as ckpt_lib
 from pathnet_jax import ga as ga_lib
 from pathnet_jax import model as model_lib
+from pathnet_jax import parallel
 from pathnet_jax import pathway
 from pathnet_jax import train as train_lib
 
@@ -92,7 +93,7 @@ def generation(state: EvolveState, x, y, fit_x, fit_y, frozen, always_idx,
                always_w, *, tx, num_steps: int, batch_size: int,
                eval_batch_size: int, mode: str, aggregate: str, compute: str,
                dropout_rate: float, augment: Callable | None,
-               tiebreak_loss: bool) -> tuple[EvolveState, dict]:
+               tiebreak_loss: bool, mesh=None) -> tuple[EvolveState, dict]:
   """One generation: ask -> train the tournament pathways -> fitness -> tell.
 
   Args:
@@ -101,15 +102,21 @@ def generation(state: EvolveState, x, y, fit_x, fit_y, frozen, always_idx,
       paper; a held-out validation split otherwise).
     frozen: bool[L, M]; always_idx/always_w: [L, F] slots of frozen modules
       that join every pathway, or None.
+    mesh: optional parallel.make_mesh() mesh: the P pathways are split over
+      its 'pathways' axis and minibatch rows over 'data'; state and summary
+      come back replicated.
   """
   key = jax.random.wrap_key_data(state.key)
   key, k_ask, k_train, k_tell = jax.random.split(key, 4)
   candidates = ga_lib.ask(k_ask, state.ga)
   genotypes = state.ga.genotypes[candidates]  # [P, L, N]
   indices, weights = pathway.slots(genotypes, always_idx, always_w)
+  path_keys = jax.random.split(k_train, candidates.shape[0])
+  if mesh is not None:
+    indices, weights, path_keys, augment = parallel.shard_training(
+        mesh, indices, weights, path_keys, augment)
   params, opt_state, stats = train_lib.train_pathways(
-      state.params, state.opt_state, indices, weights, x, y,
-      jax.random.split(k_train, candidates.shape[0]), tx=tx,
+      state.params, state.opt_state, indices, weights, x, y, path_keys, tx=tx,
       frozen=frozen, num_steps=num_steps, batch_size=batch_size, mode=mode,
       aggregate=aggregate, compute=compute, dropout_rate=dropout_rate,
       augment=augment)
@@ -129,14 +136,18 @@ def generation(state: EvolveState, x, y, fit_x, fit_y, frozen, always_idx,
              for k, v in state.history.items()}
   new_state = EvolveState(params=params, opt_state=opt_state, ga=ga_state,
                           key=jax.random.key_data(key), history=history)
+  if mesh is not None:  # same in and out shardings: one compilation
+    new_state, summary = parallel.constrain((new_state, summary),
+                                            parallel.replicated(mesh))
   return new_state, summary
 
 
 def make_generation_fn(config, tx, n_train: int, augment=None, *,
-                       wrap: Callable | None = None):
+                       wrap: Callable | None = None, mesh=None):
   """jit(generation) with the config's static settings bound.
 
-  `wrap` (e.g. `chex.assert_max_traces(n=1)`) decorates the traced function.
+  `wrap` (e.g. `chex.assert_max_traces(n=1)`) decorates the traced function;
+  `mesh` shards it (see `generation`; inputs placed with parallel.place).
   Returns (jitted fn, T steps per pathway).
   """
   ec, oc, mc = config.evolution, config.optim, config.model
@@ -148,7 +159,7 @@ def make_generation_fn(config, tx, n_train: int, augment=None, *,
       mode=ec.train_mode, aggregate=mc.aggregate,
       compute=mc.get('compute', 'gather'),
       dropout_rate=float(oc.get('input_dropout', 0.0)), augment=augment,
-      tiebreak_loss=bool(ec.get('tiebreak_loss', False)))
+      tiebreak_loss=bool(ec.get('tiebreak_loss', False)), mesh=mesh)
 
   def one_generation(state, x, y, fit_x, fit_y, frozen, always_idx, always_w):
     return fn(state, x, y, fit_x, fit_y, frozen, always_idx, always_w)
@@ -183,8 +194,8 @@ def validate(config, train_x, train_y, num_classes: int | None = None) -> None:
 def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
            init_params=None, workdir: str | None = None, fitness_x=None,
            fitness_y=None, num_classes: int | None = None, augment=None,
-           progress: Callable[[int, dict], None] | None = None
-           ) -> EvolveResult:
+           progress: Callable[[int, dict], None] | None = None,
+           mesh=None) -> EvolveResult:
   """Evolve pathways on (train_x, train_y) with the microbial GA.
 
   Args:
@@ -200,6 +211,8 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
     num_classes: head width for a fresh init (default: max label + 1).
     augment: optional `augment(key, x_batch) -> x_batch` applied on device.
     progress: optional callback(generation, summary dict of floats).
+    mesh: a parallel.make_mesh() mesh to shard over; default: the one
+      `config.parallel` asks for (none without that section).
   """
   train_y = np.asarray(train_y)
   num_classes = int(num_classes or int(train_y.max()) + 1)
@@ -221,7 +234,11 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
               config.evolution.get('frozen_always_active', True) and
               frozen_np.any() else None)
   always_idx, always_w = (slots_np if slots_np is not None else (None, None))
-  gen_fn, steps = make_generation_fn(config, tx, x.shape[0], augment)
+  if mesh is None:
+    mesh = parallel.mesh_from_config(config)
+  gen_fn, steps = make_generation_fn(config, tx, x.shape[0], augment,
+                                     mesh=mesh)
+  frozen_in = jnp.asarray(frozen_np)
 
   total = int(config.evolution.generations)
   every = int(config.evolution.get('checkpoint_every', 0) or 0)
@@ -232,13 +249,20 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
     if step is not None:
       start = int(step)
       logging.info('resumed from generation %d in %s', start, workdir)
+  if mesh is not None:  # fold data and state live on every device
+    rep = parallel.replicated(mesh)
+    x, y, frozen_in, always_idx, always_w, state = parallel.place(
+        (x, y, frozen_np, always_idx, always_w, state), rep)
+    fx, fy = ((x, y) if fitness_x is None else
+              parallel.place((fx, fy), rep))
+    logging.info('evolving on %s', parallel.describe(mesh))
   seconds = np.zeros((total,), np.float64)
   paths_per_gen = 2 * state.ga.tournaments
   t_loop = time.perf_counter()
   for g in range(start, total):
     t0 = time.perf_counter()
-    state, summary = gen_fn(state, x, y, fx, fy, jnp.asarray(frozen_np),
-                            always_idx, always_w)
+    state, summary = gen_fn(state, x, y, fx, fy, frozen_in, always_idx,
+                            always_w)
     summary = jax.tree_util.tree_map(lambda v: v.item(), summary)
     seconds[g] = time.perf_counter() - t0
     rate = paths_per_gen * steps / max(seconds[g], 1e-9)
