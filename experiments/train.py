@@ -12,6 +12,18 @@ parses flags. Task kinds (config.task):
   multi_source  the same with several sources pooled into one task
 Writes to workdir: results.json, summary.md, confusion.png, fitness.png,
 per-fold checkpoints (a rerun resumes) and model/ (for predict.py).
+
+Devices: a config with a `parallel` section (experiments/configs/parallel.py)
+shards each generation over every device JAX sees. Several hosts run the
+same command; JAX joins them before anything else runs:
+  TPU pod slice   gcloud compute tpus tpu-vm ssh NAME --worker=all \
+                    --command='python -m experiments.train --distributed ...'
+                  (--distributed: JAX finds the slice's hosts itself)
+  GPU hosts       on each host i of n:  python -m experiments.train \
+                    --coordinator_address=HOST0:1234 --num_processes=n \
+                    --process_id=i ...   (or JAX_COORDINATOR_ADDRESS,
+                    JAX_NUM_PROCESSES, JAX_PROCESS_ID in the environment;
+                    SLURM / Open MPI launches: --distributed)
 """
 from __future__ import annotations
 
@@ -38,6 +50,7 @@ from experiments import splits
 from pathnet_jax import augment as augment_lib
 from pathnet_jax import evolve
 from pathnet_jax import metrics
+from pathnet_jax import parallel
 from pathnet_jax import pathway
 from pathnet_jax import train as train_lib
 from pathnet_jax import transfer
@@ -358,6 +371,12 @@ def define_flags() -> None:
       lock_config=True)
   flags.DEFINE_string('workdir', os.path.join('runs', 'demo'),
                       'Output directory (resumes if it holds a run).')
+  flags.DEFINE_string('coordinator_address', None,
+                      'Multi-process runs: host:port of process 0.')
+  flags.DEFINE_integer('num_processes', None, 'Multi-process runs: count.')
+  flags.DEFINE_integer('process_id', None, 'Multi-process runs: this one.')
+  flags.DEFINE_bool('distributed', False, 'Let jax.distributed detect the '
+                    'cluster (TPU pod slices, SLURM, Open MPI).')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -365,8 +384,12 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError('Too many command-line arguments.')
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)  # orbax is chatty at INFO
+  f = flags.FLAGS
+  parallel.maybe_initialize_distributed(
+      f.coordinator_address, f.num_processes, f.process_id,
+      auto=f.distributed)
   print(f'JAX devices: {jax.devices()}', flush=True)
-  sys.exit(run(flags.FLAGS.config, flags.FLAGS.workdir))
+  sys.exit(run(f.config, f.workdir))
 
 
 if __name__ == '__main__':
