@@ -1,0 +1,78 @@
+"""Smoke tests of experiments.benchmark at tiny sizes: it runs, its JSON and
+tables are complete. No timing is asserted."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from experiments import benchmark
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def quick_run(tmp_path_factory):
+  out = tmp_path_factory.mktemp('bench') / 'bench.json'
+  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=ROOT)
+  env.pop('XLA_FLAGS', None)
+  proc = subprocess.run(
+      [sys.executable, '-m', 'experiments.benchmark', '--quick',
+       '--fake_devices=2', '--items=generation,throughput,scaling',
+       f'--out={out}'], cwd=ROOT, env=env, capture_output=True, text=True,
+      timeout=400, check=False)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  with open(out) as f:
+    return json.load(f), proc.stdout
+
+
+def test_throughput_covers_every_case_and_compute(quick_run):
+  rows = quick_run[0]['throughput']['rows']
+  cases = {(r['pathways'], r['mode'], r['compute']) for r in rows}
+  assert {(1, 'sequential', 'gather'), (2, 'sequential', 'gather'),
+          (2, 'parallel', 'gather'), (4, 'parallel', 'gather'),
+          (1, 'sequential', 'dense')} <= cases
+  assert all(r['pathway_steps_per_s'] > 0 and r['fraction_of_dot_peak'] > 0
+             for r in rows)
+
+
+def test_scaling_reruns_itself_on_fake_devices(quick_run):
+  rows = quick_run[0]['scaling']['rows']
+  assert [r['devices'] for r in rows] == [1, 2]
+  assert rows[1]['mesh'] == {'pathways': 2, 'data': 1}
+
+
+def test_generation_races_one_and_several_tournaments(quick_run):
+  g = quick_run[0]['generation']
+  assert [r['tournaments'] for r in g['runs']] == [1, 3]
+  assert [r['full_generations'] for r in g['runs']] == [200, 66]
+  for r in g['runs']:
+    assert r['folds_extrapolated_s'] > 0
+    assert max(r['best_fitness']) >= g['target_fitness']
+  assert g['peak_rss_mb'] > 0
+
+
+def test_prints_the_markdown_tables(quick_run):
+  stdout = quick_run[1]
+  for heading in ('### 1–2.', '### 3.', '### 5.'):
+    assert heading in stdout
+  assert 'EXTRAPOLATED' in stdout
+
+
+def test_time_to_fitness_sums_seconds_until_the_target():
+  assert benchmark.time_to_fitness([1.0, 2.0, 3.0], [0.1, 0.5, 0.9],
+                                   0.5) == 3.0
+  assert benchmark.time_to_fitness([1.0], [0.1], 0.5) is None
+
+
+@pytest.mark.slow
+def test_transfer_item_scores_both_methods():
+  sizes = benchmark.TINY
+  r = benchmark.bench_transfer(sizes, benchmark.blob_features(sizes, 96))
+  assert [row['method'] for row in r['rows']] == ['PathNet transfer',
+                                                  'fine-tuned CNN']
+  for row in r['rows']:
+    assert 0.0 <= row['segment_wa'] <= 1.0 and row['wall_s'] > 0
+  assert np.isfinite([row['utterance_wa'] for row in r['rows']]).all()
