@@ -83,8 +83,8 @@ class Sizes:
   n_folds: int = 5
   fitness_tournaments: tuple[int, ...] = (1, 10)  # 1 = the paper
   fitness_budget_s: float = 40.0  # per setting, after its compile
-  transfer_generations: int = 5
-  cnn_epochs: int = 2
+  transfer_generations: int = 40  # paper: 200; PathNet needs ~40 to learn
+  cnn_epochs: int = 5
   scaling_pathways: int = 8
   finetune_preset: str = ''
 
@@ -92,7 +92,7 @@ class Sizes:
 PAPER = Sizes()
 TINY = Sizes(example_shape=(8, 8, 3), num_layers=2, num_modules=6,
              module_units=8, max_active=2, batch_size=16, num_classes=3,
-             population=6, rows=128, pathway_counts=(4,), dense_counts=(1, 4),
+             population=6, rows=128, pathway_counts=(4,), dense_counts=(4,),
              work=4, reps=1, fallback_train_rows=96, n_folds=3,
              fitness_tournaments=(1, 3), fitness_budget_s=0.5, transfer_generations=2, cnn_epochs=1,
              scaling_pathways=4, finetune_preset='tiny')

@@ -1,5 +1,6 @@
 """Smoke tests of experiments.benchmark at tiny sizes: it runs, its JSON and
-tables are complete. No timing is asserted."""
+tables are complete. No timing is asserted. Items 3 and 4 (generations,
+transfer) compile whole evolutions and a CNN: they are `slow` tests."""
 import json
 import os
 import subprocess
@@ -16,11 +17,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope='module')
 def quick_run(tmp_path_factory):
   out = tmp_path_factory.mktemp('bench') / 'bench.json'
-  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=ROOT)
-  env.pop('XLA_FLAGS', None)
+  # Two host devices from the start: no re-run of the benchmark needed.
+  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=ROOT,
+             XLA_FLAGS='--xla_force_host_platform_device_count=2')
   proc = subprocess.run(
       [sys.executable, '-m', 'experiments.benchmark', '--quick',
-       '--fake_devices=2', '--items=generation,throughput,scaling',
+       '--fake_devices=2', '--items=throughput,scaling',
        f'--out={out}'], cwd=ROOT, env=env, capture_output=True, text=True,
       timeout=400, check=False)
   assert proc.returncode == 0, proc.stderr[-4000:]
@@ -33,38 +35,39 @@ def test_throughput_covers_every_case_and_compute(quick_run):
   cases = {(r['pathways'], r['mode'], r['compute']) for r in rows}
   assert {(1, 'sequential', 'gather'), (2, 'sequential', 'gather'),
           (2, 'parallel', 'gather'), (4, 'parallel', 'gather'),
-          (1, 'sequential', 'dense')} <= cases
+          (4, 'parallel', 'dense')} <= cases
   assert all(r['pathway_steps_per_s'] > 0 and r['fraction_of_dot_peak'] > 0
              for r in rows)
 
 
-def test_scaling_reruns_itself_on_fake_devices(quick_run):
+def test_scaling_measures_every_device_count(quick_run):
   rows = quick_run[0]['scaling']['rows']
   assert [r['devices'] for r in rows] == [1, 2]
   assert rows[1]['mesh'] == {'pathways': 2, 'data': 1}
 
 
-def test_generation_races_one_and_several_tournaments(quick_run):
-  g = quick_run[0]['generation']
-  assert [r['tournaments'] for r in g['runs']] == [1, 3]
-  assert [r['full_generations'] for r in g['runs']] == [200, 66]
-  for r in g['runs']:
-    assert r['folds_extrapolated_s'] > 0
-    assert max(r['best_fitness']) >= g['target_fitness']
-  assert g['peak_rss_mb'] > 0
-
-
 def test_prints_the_markdown_tables(quick_run):
   stdout = quick_run[1]
-  for heading in ('### 1–2.', '### 3.', '### 5.'):
+  for heading in ('### 1–2.', 'Layer 1 alone', '### 5.'):
     assert heading in stdout
-  assert 'EXTRAPOLATED' in stdout
 
 
 def test_time_to_fitness_sums_seconds_until_the_target():
   assert benchmark.time_to_fitness([1.0, 2.0, 3.0], [0.1, 0.5, 0.9],
                                    0.5) == 3.0
   assert benchmark.time_to_fitness([1.0], [0.1], 0.5) is None
+
+
+@pytest.mark.slow
+def test_generation_item_races_one_and_several_tournaments():
+  g = benchmark.bench_generation(benchmark.TINY, None)
+  assert [r['tournaments'] for r in g['runs']] == [1, 3]
+  assert [r['full_generations'] for r in g['runs']] == [200, 66]
+  for r in g['runs']:
+    assert r['folds_extrapolated_s'] > 0
+    assert max(r['best_fitness']) >= g['target_fitness']
+  assert 'EXTRAPOLATED' in benchmark.markdown(
+      {'machine': benchmark.machine(), 'sizes': {}, 'generation': g})
 
 
 @pytest.mark.slow

@@ -59,18 +59,6 @@ def test_no_launch_variables_means_no_distributed_init():
   assert not jax.distributed.is_initialized()
 
 
-def test_config_with_mesh_runs_unchanged_on_one_device():
-  x, y = tinyconfig.blobs(n=64, num_classes=3)
-  cfg = tinyconfig.tiny_config(generations=2, train_mode='parallel')
-  plain = evolve.evolve(jax.random.key(0), cfg, x, y)
-  cfg.parallel = {'mesh': 'auto'}
-  meshed = evolve.evolve(jax.random.key(0), cfg, x, y)
-  np.testing.assert_array_equal(plain.state.ga.genotypes,
-                                meshed.state.ga.genotypes)
-  np.testing.assert_allclose(plain.params['layers'][0]['w'],
-                             meshed.params['layers'][0]['w'], atol=1e-6)
-
-
 # --------------------------------------------------------------------------
 # 8 fake devices, in a subprocess
 
