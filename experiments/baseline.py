@@ -98,45 +98,52 @@ def run_baseline(fs, folds: Sequence[splits.Fold], seed: int = 0
   return {'per_fold': per_fold, 'aggregate': metrics.aggregate_folds(per_fold)}
 
 
-_FEATURES = flags.DEFINE_string(
-    'features', None, 'FeatureSet .npz (data_prep.store.load); default: the '
-    'built-in synthetic corpus.')
-_PROTOCOL = flags.DEFINE_enum('protocol', 'random_kfold',
-                              sorted(splits.PROTOCOLS), 'Fold protocol.')
-_N_SPLITS = flags.DEFINE_integer(
-    'n_splits', None, 'Folds; default 5 (k-fold) or leave-one-speaker-out.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Fold and classifier seed.')
-_OUT = flags.DEFINE_string('out', None, 'Where to write results JSON.')
+def define_flags() -> None:
+  """Flags exist only when run as a binary, so tests can import this module
+  beside other binaries that define --out or --features."""
+  flags.DEFINE_string(
+      'features', None, 'FeatureSet .npz (data_prep.store.load); default: the '
+      'built-in synthetic corpus.')
+  flags.DEFINE_enum('protocol', 'random_kfold', sorted(splits.PROTOCOLS),
+                    'Fold protocol.')
+  flags.DEFINE_integer(
+      'n_splits', None, 'Folds; default 5 (k-fold) or leave-one-speaker-out.')
+  flags.DEFINE_integer('seed', 0, 'Fold and classifier seed.')
+  flags.DEFINE_string('out', None, 'Where to write results JSON.')
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  if _FEATURES.value:
+  f = flags.FLAGS
+  features, protocol, n_splits, seed, out_path = (
+      f.features, f.protocol, f.n_splits, f.seed, f.out)
+  if features:
     from data_prep import store  # pylint: disable=g-import-not-at-top
-    fs = store.load(_FEATURES.value)
+    fs = store.load(features)
   else:
     from data_prep import synthetic  # pylint: disable=g-import-not-at-top
-    fs = synthetic.make_corpus(seed=_SEED.value)
+    fs = synthetic.make_corpus(seed=seed)
   start = time.perf_counter()
-  folds = splits.make_folds(_PROTOCOL.value, fs, _N_SPLITS.value, _SEED.value)
-  result = run_baseline(fs, folds, seed=_SEED.value)
+  folds = splits.make_folds(protocol, fs, n_splits, seed)
+  result = run_baseline(fs, folds, seed=seed)
   agg = result['aggregate']
   logging.info('%s %s, %d folds: utterance WA %.3f ± %.3f, UA %.3f ± %.3f',
-               _FEATURES.value or 'synthetic', _PROTOCOL.value, len(folds),
+               features or 'synthetic', protocol, len(folds),
                agg['wa_mean'], agg['wa_std'], agg['ua_mean'], agg['ua_std'])
   print(f"WA {agg['wa_mean']:.3f} ± {agg['wa_std']:.3f}  "
         f"UA {agg['ua_mean']:.3f} ± {agg['ua_std']:.3f}  ({len(folds)} folds)")
-  if _OUT.value:
+  if out_path:
     out = {
-        'features': _FEATURES.value or 'synthetic',
-        'protocol': _PROTOCOL.value, 'n_splits': _N_SPLITS.value,
-        'seed': _SEED.value, 'class_names': list(fs.class_names),
+        'features': features or 'synthetic',
+        'protocol': protocol, 'n_splits': n_splits,
+        'seed': seed, 'class_names': list(fs.class_names),
         'level': 'utterance', 'seconds': time.perf_counter() - start,
         **result,
     }
-    with open(_OUT.value, 'w') as f:
-      json.dump(metrics.jsonable(out), f, indent=1)
+    with open(out_path, 'w') as fh:
+      json.dump(metrics.jsonable(out), fh, indent=1)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
