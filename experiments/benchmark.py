@@ -323,9 +323,13 @@ def bench_throughput(sizes: Sizes) -> dict[str, Any]:
       row = {'case': label, **pathway_rate(sizes, p, mode, compute)}
       base = base or row['pathway_steps_per_s']
       row['speedup_vs_one_per_call'] = row['pathway_steps_per_s'] / base
-      row['fraction_of_dot_peak'] = row['gflop_per_s'] * 1e9 / peaks[compute]
       rows.append(row)
       logging.info('%s', row)
+  # Measured again after the steps: on a shared machine the faster of the
+  # two readings is the better estimate of the peak.
+  peaks = {c: max(v, dot_peak(sizes, c)) for c, v in peaks.items()}
+  for r in rows:
+    r['fraction_of_dot_peak'] = r['gflop_per_s'] * 1e9 / peaks[r['compute']]
   gather1 = next(r for r in rows if r['compute'] == 'gather' and
                  r['pathways'] == 1)['pathway_steps_per_s']
   for r in rows:
