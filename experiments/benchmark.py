@@ -641,16 +641,19 @@ def _synthetic() -> store.FeatureSet:
   return synthetic.make_corpus()
 
 
-_OUT = flags.DEFINE_string('out', '', 'Write the results as JSON here.')
-_QUICK = flags.DEFINE_bool('quick', False, 'Tiny sizes (tests); numbers '
-                           'mean nothing.')
-_ITEMS = flags.DEFINE_list('items', list(ITEMS), f'Subset of {ITEMS}.')
-_FEATURES = flags.DEFINE_string(
-    'features', None, 'EMO-DB FeatureSet .npz for items 3-4 (default: the '
-    'newest features/emodb_audio*.npz; "" = none: random/synthetic rows).')
-_FAKE_DEVICES = flags.DEFINE_integer(
-    'fake_devices', 8, 'On CPU, re-run with this many host devices so item '
-    '5 can scale (1 = never).')
+def define_flags() -> None:
+  """The binary's flags; defined only when run as a program, so that tests
+  and other binaries can import this module in one process."""
+  flags.DEFINE_string('out', '', 'Write the results as JSON here.')
+  flags.DEFINE_bool('quick', False, 'Tiny sizes (tests); numbers mean '
+                    'nothing.')
+  flags.DEFINE_list('items', list(ITEMS), f'Subset of {ITEMS}.')
+  flags.DEFINE_string(
+      'features', None, 'EMO-DB FeatureSet .npz for items 3-4 (default: the '
+      'newest features/emodb_audio*.npz; "" = none: random/synthetic rows).')
+  flags.DEFINE_integer(
+      'fake_devices', 8, 'On CPU, re-run with this many host devices so item '
+      '5 can scale (1 = never).')
 
 
 def _reexec_with_devices(count: int) -> int | None:
@@ -669,25 +672,26 @@ def _reexec_with_devices(count: int) -> int | None:
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError('Too many command-line arguments.')
-  unknown = set(_ITEMS.value) - set(ITEMS)
+  f = flags.FLAGS
+  unknown = set(f.items) - set(ITEMS)
   if unknown:
     raise app.UsageError(f'unknown --items {sorted(unknown)}; valid: {ITEMS}')
-  if not flags.FLAGS['verbosity'].present:
+  if not f['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
-  rc = _reexec_with_devices(_FAKE_DEVICES.value)
+  rc = _reexec_with_devices(f.fake_devices)
   if rc is not None:
     sys.exit(rc)
-  sizes = TINY if _QUICK.value else PAPER
-  features = _FEATURES.value
+  features = f.features
   if features is None:
-    features = '' if _QUICK.value else find_features()
-  results = run(sizes, _ITEMS.value, features)
+    features = '' if f.quick else find_features()
+  results = run(TINY if f.quick else PAPER, f.items, features)
   print(markdown(results), flush=True)
-  if _OUT.value:
-    with open(_OUT.value, 'w') as f:
-      json.dump(metrics.jsonable(results), f, indent=1)
-    print(f'wrote {_OUT.value}')
+  if f.out:
+    with open(f.out, 'w') as out:
+      json.dump(metrics.jsonable(results), out, indent=1)
+    print(f'wrote {f.out}')
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
