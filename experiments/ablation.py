@@ -20,18 +20,16 @@ from typing import Any, Sequence
 from absl import app
 from absl import flags
 import jax
-import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
 
 from experiments import data
 from experiments import normalize
 from experiments import splits
+from experiments import train as train_binary
 from pathnet_jax import augment as augment_lib
 from pathnet_jax import evolve
 from pathnet_jax import metrics
-from pathnet_jax import pathway
-from pathnet_jax import train as train_lib
 
 # Each variant changes the paper's method in one respect (or combines some).
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -105,13 +103,11 @@ def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
                          num_classes=num_classes,
                          augment=augment_lib.from_config(config), **kwargs)
   seconds = time.perf_counter() - t0
-  always = result.frozen_slots or (None, None)
-  idx, w = pathway.slots(jnp.asarray(result.best_genotype), *always)
 
   def scores(rows):
-    lp = np.asarray(train_lib.log_probs(
-        result.params, idx, w, jnp.asarray(prep(rows)),
-        aggregate=config.model.aggregate, compute=config.model.compute))
+    lp = train_binary.test_log_probs(config, result.params,
+                                     result.best_genotype,
+                                     result.frozen_slots, prep(rows))
     return metrics.utterance_scores(lp, fs.label[rows], fs.utterance[rows],
                                     num_classes)
 
