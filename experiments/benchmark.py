@@ -58,7 +58,7 @@ from pathnet_jax import pathway
 from pathnet_jax import train as train_lib
 from pathnet_jax import transfer
 
-ITEMS = ('generation', 'throughput', 'scaling', 'transfer')
+ITEMS = ('generation', 'throughput', 'scaling', 'transfer', 'faces')
 FAKE_DEVICES_FLAG = '--xla_force_host_platform_device_count'
 
 
@@ -590,6 +590,11 @@ def markdown(results: dict[str, Any]) -> str:
       out.append(f"| {r['method']} | {r['budget']} | {r['segment_wa']:.3f} | "
                  f"{r['utterance_wa']:.3f} | {r['wall_s']:.1f} |")
     out.append('')
+  if 'faces' in results:
+    fc = results['faces']
+    out += ['### 6. Face crops (Haar cascade, decoding included)', '',
+            f"{fc['frames']} frames of {fc['resolution']} in "
+            f"{fc['seconds']:.1f} s: **{fc['frames_per_s']:.1f} frames/s**", '']
   if 'scaling' in results:
     s = results['scaling']
     kind = ('fake CPU devices sharing the cores' if s['fake_cpu_devices']
@@ -627,6 +632,8 @@ def run(sizes: Sizes, items: Sequence[str], features_path: str = ''
       data = fs if fs is not None else (
           blob_features(sizes, 96) if sizes == TINY else _synthetic())
       results[item] = bench_transfer(sizes, data)
+    elif item == 'faces':
+      results[item] = bench_faces(16 if sizes == TINY else 120)
     results.setdefault('item_seconds', {})[item] = time.perf_counter() - t
     print(f'[benchmark] {item} done in {time.perf_counter() - t:.0f}s',
           flush=True)
@@ -634,6 +641,25 @@ def run(sizes: Sizes, items: Sequence[str], features_path: str = ''
   results['peak_rss_mb'] = peak_rss_mb()
   results['machine']['load_average_end'] = list(os.getloadavg())
   return results
+
+
+def bench_faces(num_frames: int) -> dict[str, Any]:
+  """Face-crop throughput on a 640x480 MJPG video built from a real photo
+  (skimage's astronaut, moving across the frame), decoding included."""
+  import tempfile  # pylint: disable=g-import-not-at-top
+  from skimage import data as skdata  # pylint: disable=g-import-not-at-top
+  from data_prep import testing, video  # pylint: disable=g-import-not-at-top
+  head = skdata.astronaut()[0:300, 100:400]  # head and shoulders
+  frames = [testing.place(head, size=200 + 2 * (i % 20),
+                          xy=(40 + (4 * i) % 360, 20 + (2 * i) % 200))
+            for i in range(num_frames)]
+  with tempfile.TemporaryDirectory() as tmp:
+    path = testing.write_video(os.path.join(tmp, 'faces.avi'), frames)
+    t0 = time.perf_counter()
+    crops = video.face_crops(path)
+    seconds = time.perf_counter() - t0
+  return {'frames': int(crops.shape[0]), 'resolution': '640x480',
+          'seconds': seconds, 'frames_per_s': crops.shape[0] / seconds}
 
 
 def _synthetic() -> store.FeatureSet:

@@ -79,3 +79,10 @@ def test_transfer_item_scores_both_methods():
   for row in r['rows']:
     assert 0.0 <= row['segment_wa'] <= 1.0 and row['wall_s'] > 0
   assert np.isfinite([row['utterance_wa'] for row in r['rows']]).all()
+
+
+def test_face_item_crops_every_frame_of_its_photo_video():
+  from experiments import benchmark
+  out = benchmark.bench_faces(8)
+  assert out['frames'] == 8 and out['resolution'] == '640x480'
+  assert out['frames_per_s'] == pytest.approx(8 / out['seconds'])
