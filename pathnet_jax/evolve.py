@@ -233,7 +233,9 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
   slots_np = (frozen_slots(frozen_np) if frozen is not None and
               config.evolution.get('frozen_always_active', True) and
               frozen_np.any() else None)
-  always_idx, always_w = (slots_np if slots_np is not None else (None, None))
+  # Device arrays once, not a host-to-device copy at every generation call.
+  always_idx, always_w = ((jnp.asarray(slots_np[0]), jnp.asarray(slots_np[1]))
+                          if slots_np is not None else (None, None))
   if mesh is None:
     mesh = parallel.mesh_from_config(config)
   gen_fn, steps = make_generation_fn(config, tx, x.shape[0], augment,
