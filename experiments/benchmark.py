@@ -383,8 +383,8 @@ def fitness_race(config, x, y, x_test, budget_s: float) -> dict[str, Any]:
   separate, plus the test-set scoring of the best pathway a fold ends with.
   """
   tx = train_lib.make_optimizer(config)
-  params = model_lib.init(jax.random.key(0), config,
-                          model_lib.input_dim(x.shape[1:]), int(np.max(y)) + 1)
+  params = model_lib.init(jax.random.key(0), config, x.shape[1:],
+                          int(np.max(y)) + 1)
   state = evolve.init_state(jax.random.key(1), config, params, tx)
   fn, steps = evolve.make_generation_fn(config, tx, x.shape[0])
   xd, yd = jnp.asarray(x), jnp.asarray(y, jnp.int32)

@@ -230,10 +230,6 @@ def apply(params: Params, mask: jax.Array, x: jax.Array, *,
   return head_apply(params['head'], h.mean(axis=(1, 2)) if conv else h)
 
 
-def input_dim(example_shape) -> int:
-  return int(math.prod(example_shape))
-
-
 INPUT_VIEWS = ('segment', 'time_pooled')
 
 
