@@ -119,7 +119,8 @@ def generation(state: EvolveState, x, y, fit_x, fit_y, frozen, always_idx,
       state.params, state.opt_state, indices, weights, x, y, path_keys, tx=tx,
       frozen=frozen, num_steps=num_steps, batch_size=batch_size, mode=mode,
       aggregate=aggregate, compute=compute, dropout_rate=dropout_rate,
-      augment=augment)
+      augment=augment,
+      num_fixed=0 if always_idx is None else always_idx.shape[-1])
   fitness, fit_loss = train_lib.evaluate(
       params, indices, weights, fit_x, fit_y, batch_size=eval_batch_size,
       aggregate=aggregate, compute=compute)
@@ -223,9 +224,15 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
   tx = train_lib.make_optimizer(config)
   state = init_state(k_run, config, params, tx)
 
+  # Layer 1's deterministic view (e.g. time pooling) once per fold, not per
+  # step; with augmentation the view is taken after augmenting each batch.
   x = jnp.asarray(train_x, jnp.float32)
+  view_x = model_lib.layer1_input(params, x)
+  fx = view_x if fitness_x is None else model_lib.layer1_input(
+      params, jnp.asarray(fitness_x, jnp.float32))
+  if augment is None:
+    x = view_x
   y = jnp.asarray(train_y, jnp.int32)
-  fx = x if fitness_x is None else jnp.asarray(fitness_x, jnp.float32)
   fy = y if fitness_y is None else jnp.asarray(fitness_y, jnp.int32)
   m, num_layers = config.model.num_modules, config.model.num_layers
   frozen_np = (np.zeros((num_layers, m), bool) if frozen is None

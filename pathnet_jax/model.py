@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from pathnet_jax import pathway
+from pathnet_jax import slices
 
 Params = dict[str, Any]
 AGGREGATES = ('mean', 'sum')
@@ -131,34 +132,56 @@ def dense_layer_masked(layer: Params, mask: jax.Array, h: jax.Array,
   return _normalise(jnp.einsum('bmu,m->bu', out, mask), mask.sum(), aggregate)
 
 
-def dense_layer_gathered(layer: Params, indices: jax.Array,
-                         weights: jax.Array, h: jax.Array,
-                         aggregate: str) -> jax.Array:
-  """Only the K listed modules on [B, d_in] -> [B, U]."""
-  w = jnp.take(layer['w'], indices, axis=0)  # [K, d_in, U]
-  b = jnp.take(layer['b'], indices, axis=0)  # [K, U]
-  out = jax.nn.relu(jnp.einsum('bd,kdu->bku', h, w) + b)
-  return _normalise(jnp.einsum('bku,k->bu', out, weights), weights.sum(),
-                    aggregate)
+def module_outputs(w: jax.Array, b: jax.Array, h: jax.Array) -> jax.Array:
+  """ReLU outputs of K sliced modules (see slices.py for the layout).
 
-
-def conv_layer_gathered(layer: Params, indices: jax.Array, weights: jax.Array,
-                        h: jax.Array, aggregate: str) -> jax.Array:
-  """The K listed conv modules on [B, H, W, c_in] -> [B, H/2, W/2, U].
-
-  The K kernels are concatenated along output channels so one convolution
-  computes all of them.
+  Dense: w [K, U, d_in], h [B, d_in] -> [B, K, U]. Conv: w [K, kh, kw, c_in,
+  U], h [B, H, W, c_in] -> [B, H/2, W/2, K, U]; the K kernels are concatenated
+  along output channels so one convolution computes all of them.
   """
-  w = jnp.take(layer['w'], indices, axis=0)  # [K, kh, kw, c_in, U]
+  if w.ndim == 3:
+    return jax.nn.relu(jnp.einsum('bd,kud->bku', h, w) + b)
   k, kh, kw, c_in, u = w.shape
   kernel = jnp.transpose(w, (1, 2, 3, 0, 4)).reshape(kh, kw, c_in, k * u)
   out = jax.lax.conv_general_dilated(
       h, kernel, (CONV_STRIDE, CONV_STRIDE), 'SAME',
       dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-  out = out.reshape(out.shape[:3] + (k, u))
-  out = jax.nn.relu(out + jnp.take(layer['b'], indices, axis=0))
-  return _normalise(jnp.einsum('bhwku,k->bhwu', out, weights), weights.sum(),
-                    aggregate)
+  return jax.nn.relu(out.reshape(out.shape[:3] + (k, u)) + b)
+
+
+def weighted_outputs(layer_slice: Params, weights: jax.Array,
+                     h: jax.Array) -> jax.Array:
+  """Sum over the slice's K modules of weights[k] * module_k(h)."""
+  out = module_outputs(layer_slice['w'], layer_slice['b'], h)
+  return jnp.einsum('...ku,k->...u', out, weights)
+
+
+def slice_layer(layer_slice: Params, weights: jax.Array, h: jax.Array,
+                aggregate: str, fixed: tuple[Params, jax.Array] | None = None
+                ) -> jax.Array:
+  """One layer of a pathway from its slice; `fixed` = (slice, weights) of
+  read-only modules (frozen, always active) that join the layer."""
+  total, count = weighted_outputs(layer_slice, weights, h), weights.sum()
+  if fixed is not None:
+    fixed_slice, fixed_w = fixed
+    total = total + weighted_outputs(
+        jax.lax.stop_gradient(fixed_slice), fixed_w, h)
+    count = count + fixed_w.sum()
+  return _normalise(total, count, aggregate)
+
+
+def dense_layer_gathered(layer: Params, indices: jax.Array,
+                         weights: jax.Array, h: jax.Array,
+                         aggregate: str) -> jax.Array:
+  """Only the K listed modules on [B, d_in] -> [B, U]."""
+  part = slices.gather({'layers': [layer], 'head': None}, indices[None])
+  return slice_layer(part['layers'][0], weights, h, aggregate)
+
+
+def conv_layer_gathered(layer: Params, indices: jax.Array, weights: jax.Array,
+                        h: jax.Array, aggregate: str) -> jax.Array:
+  """The K listed conv modules on [B, H, W, c_in] -> [B, H/2, W/2, U]."""
+  return dense_layer_gathered(layer, indices, weights, h, aggregate)
 
 
 def conv_layer_masked(layer: Params, mask: jax.Array, h: jax.Array,
@@ -180,28 +203,57 @@ def features(params: Params, indices: jax.Array, weights: jax.Array,
   if compute not in COMPUTES:
     raise ValueError(f'compute must be one of {COMPUTES}, got {compute!r}')
   conv = params['layers'][0]['w'].ndim == 5
-  h = x if conv else _flat_input(params, x)
+  # Dense-vs-gather makes no difference to a conv's FLOPs per module.
+  if compute == 'gather' or conv:
+    part = slices.gather(params, indices)
+    return slice_features(part['layers'], weights, x, aggregate=aggregate,
+                          dropout_rate=dropout_rate, key=key)
+  h = _flat_input(params['layers'][0]['w'].shape[1], x)
   m = num_modules(params)
   for l, layer in enumerate(params['layers']):
     if dropout_rate > 0.0 and key is not None:
       h = _dropout(jax.random.fold_in(key, l), h, dropout_rate)
-    if conv:
-      # Dense-vs-gather makes no difference to a conv's FLOPs per module.
-      h = conv_layer_gathered(layer, indices[l], weights[l], h, aggregate)
-    elif compute == 'gather':
-      h = dense_layer_gathered(layer, indices[l], weights[l], h, aggregate)
-    else:
-      mask = pathway.slots_to_mask(indices[l], weights[l], m)
-      h = dense_layer_masked(layer, mask, h, aggregate)
-  return h.mean(axis=(1, 2)) if conv else h
+    mask = pathway.slots_to_mask(indices[l], weights[l], m)
+    h = dense_layer_masked(layer, mask, h, aggregate)
+  return h
 
 
-def _flat_input(params: Params, x: jax.Array) -> jax.Array:
-  """[B, ...] -> [B, d_in]; time-pooled first when layer 1 expects it."""
-  d_in = params['layers'][0]['w'].shape[1]
+def slice_input_size(layers: list[Params]) -> int | None:
+  """d_in of a dense slice's layer 1, None for conv slices."""
+  w = layers[0]['w']
+  return int(w.shape[2]) if w.ndim == 3 else None
+
+
+def slice_features(layers: list[Params], weights: jax.Array, x: jax.Array, *,
+                   aggregate: str = 'mean', dropout_rate: float = 0.0,
+                   key: jax.Array | None = None,
+                   fixed: tuple[list[Params], jax.Array] | None = None):
+  """[B, U] features of a pathway from its slice (slices.gather) and slot
+  weights [L, K]; `fixed` = (layers, weights [L, F]) of read-only modules."""
+  d_in = slice_input_size(layers)
+  h = x if d_in is None else _flat_input(d_in, x)
+  for l, layer in enumerate(layers):
+    if dropout_rate > 0.0 and key is not None:
+      h = _dropout(jax.random.fold_in(key, l), h, dropout_rate)
+    h = slice_layer(layer, weights[l], h, aggregate,
+                    None if fixed is None else (fixed[0][l], fixed[1][l]))
+  return h if d_in is not None else h.mean(axis=(1, 2))
+
+
+def _flat_input(d_in: int, x: jax.Array) -> jax.Array:
+  """[B, ...] -> [B, d_in]; time-pooled first when layer 1 expects it and x
+  is not pooled already."""
   if x.ndim == 4 and x[0].size != d_in and x.shape[1] * 2 * x.shape[3] == d_in:
     x = input_view(x, 'time_pooled')
   return x.reshape(x.shape[0], -1)
+
+
+def layer1_input(params: Params, x: jax.Array) -> jax.Array:
+  """What layer 1 computes on, [n, d_in] for dense modules (the input view
+  taken, e.g. time-pooled, and flattened); conv inputs unchanged. Computing
+  this once per data set saves the view at every step."""
+  w = params['layers'][0]['w']
+  return x if w.ndim != 3 else _flat_input(int(w.shape[1]), x)
 
 
 def head_apply(head: Params, h: jax.Array) -> jax.Array:
@@ -223,7 +275,7 @@ def apply(params: Params, mask: jax.Array, x: jax.Array, *,
   ('sum', the original PathNet); a layer with no active module outputs zeros.
   """
   conv = params['layers'][0]['w'].ndim == 5
-  h = x if conv else _flat_input(params, x)
+  h = x if conv else _flat_input(params['layers'][0]['w'].shape[1], x)
   layer_fn = conv_layer_masked if conv else dense_layer_masked
   for l, layer in enumerate(params['layers']):
     h = layer_fn(layer, mask[l], h, aggregate)

@@ -13,6 +13,7 @@ Modes for P pathways trained in one call:
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable
 
@@ -22,6 +23,7 @@ import optax
 
 from pathnet_jax import model as model_lib
 from pathnet_jax import pathway
+from pathnet_jax import slices
 
 MODES = ('sequential', 'parallel')
 OPTIMIZERS = ('sgd', 'momentum', 'adamw')
@@ -100,15 +102,26 @@ def sgd_step(params, opt_state, grads, loss, trainable, *, tx):
   return params, opt_state, jnp.where(ok, 0, 1).astype(jnp.int32)
 
 
-def pathway_loss(params, indices, weights, xb, yb, key, *, aggregate, compute,
-                 dropout_rate, augment):
-  """Mean cross-entropy of one pathway on one minibatch."""
+def slice_loss(part, weights, xb, yb, key, fixed=None, *, aggregate,
+               dropout_rate, augment):
+  """Mean cross-entropy of one pathway, given as a slice (slices.py) and
+  slot weights [L, K], on one minibatch; `fixed` = (layers, weights [L, F])
+  of read-only frozen modules that join the pathway."""
   if augment is not None:
     xb = augment(jax.random.fold_in(key, 1), xb)
-  logits = model_lib.apply_slots(
-      params, indices, weights, xb, aggregate=aggregate, compute=compute,
-      dropout_rate=dropout_rate, key=jax.random.fold_in(key, 2))
-  return cross_entropy(logits, yb)
+  h = model_lib.slice_features(
+      part['layers'], weights, xb, aggregate=aggregate,
+      dropout_rate=dropout_rate, key=jax.random.fold_in(key, 2), fixed=fixed)
+  return cross_entropy(model_lib.head_apply(part['head'], h), yb)
+
+
+def _trainable_slots(frozen, indices, weights, num_modules):
+  """bool[..., L, K]: slots that may move (first occurrence, not frozen,
+  a real module)."""
+  layer = jnp.arange(frozen.shape[0]).reshape(
+      (-1,) + (1,) * (indices.ndim - frozen.ndim + 1))
+  is_frozen = frozen[layer, jnp.clip(indices, 0, num_modules - 1)]
+  return (weights > 0) & ~is_frozen & (indices < num_modules)
 
 
 def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
@@ -116,8 +129,12 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
                    num_steps: int, batch_size: int, mode: str = 'sequential',
                    aggregate: str = 'mean', compute: str = 'gather',
                    dropout_rate: float = 0.0,
-                   augment: Callable | None = None):
+                   augment: Callable | None = None, num_fixed: int = 0):
   """Train P pathways for `num_steps` SGD steps each, in one traced call.
+
+  Each pathway's modules are gathered once into a slice (slices.py), its T
+  steps run on the slice and the head only, and the slice is scattered back
+  once: nothing else of the stacked tensors is touched per step.
 
   Args:
     params, opt_state: shared PathNet parameters and optimiser state.
@@ -127,6 +144,13 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
       augmentation), so a sequential run equals P single-pathway runs.
     tx: optimiser. frozen: bool[L, M] modules that never change.
     num_steps: T steps per pathway. batch_size: B.
+    mode: 'sequential' (one slice per pathway, in turn) or 'parallel' (one
+      slice over the union of the P pathways' modules, gradients summed).
+    compute: 'gather' (slices of the active modules) or 'dense' (the slice is
+      all M modules: the full-tensor path).
+    num_fixed: F; the last F slots of every layer are frozen modules that
+      join every pathway (the same indices for all P, their weights may
+      differ by deduplication): gathered once, read-only, no gradient.
 
   Returns:
     params, opt_state, {'loss': float32[P] mean training loss,
@@ -138,53 +162,113 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
   frozen = jnp.asarray(frozen, bool)
   rows = jax.vmap(lambda k: batch_indices(k, x.shape[0], num_steps,
                                           batch_size))(path_keys)  # [P, T, B]
-  loss_fn = lambda p, i, w, xb, yb, k: pathway_loss(
-      p, i, w, xb, yb, k, aggregate=aggregate, compute=compute,
-      dropout_rate=dropout_rate, augment=augment)
-  masks = pathway.slots_to_mask(indices, weights, num_modules) > 0  # [P,L,M]
+  fixed_layers, fixed_w = None, None
+  if num_fixed:  # frozen: the same values for the whole call
+    fixed_layers = slices.gather(params, indices[0, :, -num_fixed:])['layers']
+    fixed_w = weights[..., -num_fixed:]
+    indices, weights = indices[..., :-num_fixed], weights[..., :-num_fixed]
+  else:
+    fixed_w = jnp.zeros(weights.shape[:-1] + (0,), weights.dtype)
+  loss_fn = functools.partial(slice_loss, aggregate=aggregate,
+                              dropout_rate=dropout_rate, augment=augment)
+
+  def fixed_of(w):
+    return None if fixed_layers is None else (fixed_layers, w)
+  zero = jnp.zeros((), jnp.int32)
 
   if mode == 'sequential':
     def one_pathway(carry, inputs):
-      p_idx, p_w, p_rows, p_key, p_mask = inputs
-      trainable = p_mask & ~frozen
+      params, opt_state, skipped = carry
+      p_idx, p_w, p_fixed_w, p_rows, p_key = inputs
+      if compute == 'dense':
+        p_idx, p_w = _full_slots(p_idx, p_w, num_modules)
+      part = slices.gather(params, p_idx)
+      part_opt = slices.gather_opt_state(tx, opt_state, params, p_idx)
+      trainable = _trainable_slots(frozen, p_idx, p_w, num_modules)
 
       def step(carry, t):
-        params, opt_state, skipped = carry
+        part, part_opt, skipped = carry
         r = p_rows[t]
         loss, grads = jax.value_and_grad(loss_fn)(
-            params, p_idx, p_w, x[r], y[r], jax.random.fold_in(p_key, t))
-        params, opt_state, s = sgd_step(params, opt_state, grads, loss,
-                                        trainable, tx=tx)
-        return (params, opt_state, skipped + s), loss
+            part, p_w, x[r], y[r], jax.random.fold_in(p_key, t),
+            fixed_of(p_fixed_w))
+        part, part_opt, s = sgd_step(part, part_opt, grads, loss, trainable,
+                                     tx=tx)
+        return (part, part_opt, skipped + s), loss
 
-      carry, losses = jax.lax.scan(step, carry, jnp.arange(num_steps))
-      return carry, losses.mean()
+      (part, part_opt, skipped), losses = jax.lax.scan(
+          step, (part, part_opt, skipped), jnp.arange(num_steps))
+      opt_state = slices.scatter_opt_state(tx, opt_state, part_opt, params,
+                                           p_idx, trainable)
+      params = slices.scatter(params, part, p_idx, trainable)
+      return (params, opt_state, skipped), losses.mean()
 
     (params, opt_state, skipped), losses = jax.lax.scan(
-        one_pathway, (params, opt_state, jnp.zeros((), jnp.int32)),
-        (indices, weights, rows, path_keys, masks))
+        one_pathway, (params, opt_state, zero),
+        (indices, weights, fixed_w, rows, path_keys))
     return params, opt_state, {'loss': losses, 'skipped': skipped}
 
-  trainable = jnp.any(masks, axis=0) & ~frozen
+  members, positions = _union_slots(indices, weights, num_modules, compute)
+  part = slices.gather(params, members)
+  part_opt = slices.gather_opt_state(tx, opt_state, params, members)
+  trainable = _trainable_slots(frozen, members,
+                               jnp.ones(members.shape, jnp.float32),
+                               num_modules)
 
-  def summed_loss(params, r, t):
+  def summed_loss(part, r, t):
     step_keys = jax.vmap(lambda k: jax.random.fold_in(k, t))(path_keys)
-    losses = jax.vmap(loss_fn, in_axes=(None, 0, 0, 0, 0, 0))(
-        params, indices, weights, x[r], y[r], step_keys)
+    losses = jax.vmap(_remapped_loss(loss_fn, part, fixed_of))(
+        positions, weights, fixed_w, x[r], y[r], step_keys)
     return losses.sum(), losses
 
   def step(carry, t):
-    params, opt_state, skipped = carry
+    part, part_opt, skipped = carry
     (total, losses), grads = jax.value_and_grad(summed_loss, has_aux=True)(
-        params, rows[:, t], t)
-    params, opt_state, s = sgd_step(params, opt_state, grads, total,
-                                    trainable, tx=tx)
-    return (params, opt_state, skipped + s), losses
+        part, rows[:, t], t)
+    part, part_opt, s = sgd_step(part, part_opt, grads, total, trainable,
+                                 tx=tx)
+    return (part, part_opt, skipped + s), losses
 
-  (params, opt_state, skipped), losses = jax.lax.scan(
-      step, (params, opt_state, jnp.zeros((), jnp.int32)),
-      jnp.arange(num_steps))
+  (part, part_opt, skipped), losses = jax.lax.scan(
+      step, (part, part_opt, zero), jnp.arange(num_steps))
+  opt_state = slices.scatter_opt_state(tx, opt_state, part_opt, params,
+                                       members, trainable)
+  params = slices.scatter(params, part, members, trainable)
   return params, opt_state, {'loss': losses.mean(axis=0), 'skipped': skipped}
+
+
+def _full_slots(indices, weights, num_modules):
+  """Slots [..., L, K] -> the same pathway over all M modules [..., L, M]."""
+  mask = pathway.slots_to_mask(indices, weights, num_modules)
+  return jnp.broadcast_to(jnp.arange(num_modules, dtype=jnp.int32),
+                          mask.shape), mask
+
+
+def _union_slots(indices, weights, num_modules, compute):
+  """Per layer, the union of P pathways' modules (static capacity
+  min(M, P*K); all M modules for compute='dense') and each slot's position in
+  it. Returns (members int32[L, cap], positions int32[P, L, K])."""
+  p, num_layers, k = indices.shape
+  cap = num_modules if compute == 'dense' else min(num_modules, p * k)
+  if cap == num_modules:  # the full tensor: no union to find
+    members = jnp.broadcast_to(jnp.arange(num_modules, dtype=jnp.int32),
+                               (num_layers, num_modules))
+    return members, indices
+  members, positions = jax.vmap(
+      lambda i, w: slices.union(i, w, cap, num_modules),
+      in_axes=(1, 1), out_axes=(0, 1))(indices, weights)
+  return members, positions
+
+
+def _remapped_loss(loss_fn, part, fixed_of):
+  """loss(positions, weights, ...) of a pathway inside a union slice."""
+  def loss(positions, weights, fixed_w, xb, yb, key):
+    layers = [jax.tree_util.tree_map(lambda a: jnp.take(a, positions[l], 0),
+                                     layer)
+              for l, layer in enumerate(part['layers'])]
+    return loss_fn({'layers': layers, 'head': part['head']}, weights, xb, yb,
+                   key, fixed_of(fixed_w))
+  return loss
 
 
 def _chunks(n: int, batch_size: int):
@@ -192,9 +276,41 @@ def _chunks(n: int, batch_size: int):
   return int(math.ceil(n / size)), size
 
 
+def _union_logits(params, indices, weights, members, positions, xb, *,
+                  aggregate):
+  """Logits [P, b, C] of P dense pathways whose layer-1 modules are the
+  union `members` [cap] (each computed once on the chunk)."""
+  first = slices.gather({'layers': params['layers'][:1], 'head': None},
+                        members[None])['layers'][0]
+  d_in = model_lib.slice_input_size([first])
+  out = model_lib.module_outputs(first['w'], first['b'],
+                                 model_lib._flat_input(d_in, xb))  # [b,cap,U]
+  # [P, cap]: each pathway's slot weights summed onto union positions.
+  select = jax.vmap(lambda pos, w: jnp.zeros(members.shape, w.dtype).at[
+      pos].add(w))(positions, weights[:, 0])
+  h = model_lib._normalise(jnp.einsum('bcu,pc->pbu', out, select),
+                           weights[:, 0].sum(-1)[:, None, None], aggregate)
+
+  def rest(i, w, h):
+    part = slices.gather({'layers': params['layers'][1:], 'head': None},
+                         i[1:])
+    for l, layer in enumerate(part['layers']):
+      h = model_lib.slice_layer(layer, w[l + 1], h, aggregate)
+    return model_lib.head_apply(params['head'], h)
+  return jax.vmap(rest)(indices, weights, h)
+
+
 def evaluate(params, indices, weights, x, y, *, batch_size: int = 1024,
-             aggregate: str = 'mean', compute: str = 'gather'):
-  """Accuracy and mean loss of P pathways on all n rows, in jitted chunks.
+             aggregate: str = 'mean', compute: str = 'gather',
+             memory_budget: int = 256 << 20):
+  """Accuracy and mean loss of P pathways on all n rows.
+
+  Dense modules: the distinct layer-1 modules of the P pathways (pairs
+  converge to near-identical genotypes) are computed once, in a union slice
+  of the smallest static size that holds them (one compiled branch per size,
+  slices.capacity_buckets), in as few row chunks as `memory_budget` bytes of
+  activations allow (at least `batch_size` rows). Conv modules: each pathway
+  on chunks of `batch_size` rows.
 
   Args:
     indices, weights: [P, L, K] slots. x: [n, ...]; y: int32[n].
@@ -203,26 +319,86 @@ def evaluate(params, indices, weights, x, y, *, batch_size: int = 1024,
     (accuracy float32[P], loss float32[P]).
   """
   n = x.shape[0]
-  num_chunks, size = _chunks(n, batch_size)
+  p, _, k = indices.shape
+  num_modules = model_lib.num_modules(params)
+  dense = params['layers'][0]['w'].ndim == 3
+  if not dense:
+    return _evaluate_per_pathway(params, indices, weights, x, y,
+                                 batch_size=batch_size, aggregate=aggregate,
+                                 compute=compute)
+  units = params['layers'][0]['w'].shape[2]
+  cap = num_modules if compute == 'dense' else min(num_modules, p * k)
+  row_bytes = 4 * units * (cap + 2 * p) + 4 * x[0].size
+  rows = max(min(batch_size, n), min(n, memory_budget // row_bytes))
+  num_chunks, size = _chunks(n, rows)
+
+  def scores(capacity):
+    def run(indices, weights, x, y):
+      if capacity == num_modules:
+        members = jnp.arange(num_modules, dtype=jnp.int32)
+        positions = indices[:, 0]
+      else:
+        members, positions = slices.union(indices[:, 0], weights[:, 0],
+                                          capacity, num_modules)
+
+      def chunk(xb, yb, valid):
+        logits = _union_logits(params, indices, weights, members, positions,
+                               xb, aggregate=aggregate)
+        correct = (jnp.argmax(logits, -1) == yb) & valid  # [P, b]
+        nll = optax.softmax_cross_entropy_with_integer_labels(
+            logits, jnp.broadcast_to(yb, logits.shape[:-1]))
+        return correct.sum(-1), jnp.where(valid, nll, 0.0).sum(-1)
+
+      return _sum_over_chunks(chunk, x, y, num_chunks, size)
+    return run
+
+  sizes = (cap,) if compute == 'dense' else slices.capacity_buckets(k, cap)
+  if len(sizes) == 1:
+    correct, nll = scores(cap)(indices, weights, x, y)
+  else:
+    distinct = slices.num_distinct(indices[:, 0], weights[:, 0])
+    branch = jnp.searchsorted(jnp.asarray(sizes), distinct)
+    correct, nll = jax.lax.switch(
+        jnp.minimum(branch, len(sizes) - 1), [scores(c) for c in sizes],
+        indices, weights, x, y)
+  return correct / n, nll / n
+
+
+def _sum_over_chunks(chunk, x, y, num_chunks, size):
+  """Sum chunk(xb, yb, valid) over rows; one chunk needs no padded copy."""
+  n = x.shape[0]
+  if num_chunks == 1:
+    return chunk(x, y, jnp.ones((n,), bool))
   pad = num_chunks * size - n
   xp = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)])
   yp = jnp.concatenate([y, jnp.zeros((pad,), y.dtype)])
   valid = jnp.arange(num_chunks * size) < n
 
-  def chunk(c):
+  def one(c):
     sl = lambda a: jax.lax.dynamic_slice_in_dim(a, c * size, size)
-    xb, yb, vb = sl(xp), sl(yp), sl(valid)
+    return chunk(sl(xp), sl(yp), sl(valid))
+
+  parts = jax.lax.map(one, jnp.arange(num_chunks))
+  return jax.tree_util.tree_map(lambda a: a.sum(0), parts)
+
+
+def _evaluate_per_pathway(params, indices, weights, x, y, *, batch_size,
+                          aggregate, compute):
+  num_chunks, size = _chunks(x.shape[0], batch_size)
+
+  def chunk(xb, yb, valid):
     logits = jax.vmap(
         lambda i, w: model_lib.apply_slots(params, i, w, xb,
                                            aggregate=aggregate,
                                            compute=compute))(indices, weights)
-    correct = (jnp.argmax(logits, -1) == yb) & vb  # [P, b]
+    correct = (jnp.argmax(logits, -1) == yb) & valid
     nll = optax.softmax_cross_entropy_with_integer_labels(
         logits, jnp.broadcast_to(yb, logits.shape[:-1]))
-    return correct.sum(-1), jnp.where(vb, nll, 0.0).sum(-1)
+    return correct.sum(-1), jnp.where(valid, nll, 0.0).sum(-1)
 
-  correct, nll = jax.lax.map(chunk, jnp.arange(num_chunks))
-  return correct.sum(0) / n, nll.sum(0) / n
+  correct, nll = _sum_over_chunks(chunk, x, y, num_chunks, size)
+  n = x.shape[0]
+  return correct / n, nll / n
 
 
 def log_probs(params, indices, weights, x, *, batch_size: int = 1024,

@@ -8,7 +8,7 @@ from data_prep import synthetic
 from experiments import ablation
 from experiments import splits
 from experiments.configs import paper
-from pathnet_jax import augment, model, pathway, train
+from pathnet_jax import augment, model, pathway, slices, train
 import tinyconfig
 
 
@@ -70,11 +70,12 @@ def test_augmentation_touches_training_loss_only_and_evaluation_is_fixed():
   idx, w = pathway.slots(jnp.array([[0, 1], [2, 3]]))
   aug = lambda k, xb: augment.spec_augment(k, xb, freq_mask=4, time_mask=4,
                                            max_shift=2)
-  kw = dict(aggregate='mean', compute='gather', dropout_rate=0.0)
-  plain = train.pathway_loss(params, idx, w, x, y, jax.random.key(1),
-                             augment=None, **kw)
-  augmented = train.pathway_loss(params, idx, w, x, y, jax.random.key(1),
-                                 augment=aug, **kw)
+  part = slices.gather(params, idx)
+  kw = dict(aggregate='mean', dropout_rate=0.0)
+  plain = train.slice_loss(part, w, x, y, jax.random.key(1), augment=None,
+                           **kw)
+  augmented = train.slice_loss(part, w, x, y, jax.random.key(1), augment=aug,
+                               **kw)
   assert float(plain) != float(augmented)
   a = train.evaluate(params, idx[None], w[None], x, y)
   b = train.evaluate(params, idx[None], w[None], x, y)

@@ -114,7 +114,8 @@ def test_non_finite_loss_skips_the_step_and_is_counted():
 def test_evaluate_counts_accuracy_on_every_row_with_padding():
   params, tx, x, y = _setup()
   idx, w = pathway.slots(jnp.asarray(PAIR))
-  acc, loss = train.evaluate(params, idx, w, x[:37], y[:37], batch_size=16)
+  acc, loss = train.evaluate(params, idx, w, x[:37], y[:37], batch_size=16,
+                             memory_budget=1)  # 3 chunks of 16 rows
   for i in range(2):
     logits = model.apply_slots(params, idx[i], w[i], x[:37])
     expect = float((jnp.argmax(logits, -1) == y[:37]).mean())
