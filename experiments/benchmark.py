@@ -1,12 +1,18 @@
 r"""Throughput, device scaling and PathNet vs fine-tuning, measured here.
 
   python -m experiments.benchmark [--out bench.json] [--quick]
+      [--items=reference --compare_rev=REV --rounds=3]
 
 Prints markdown tables and writes every number to JSON. Each figure is a time
 or a ratio of times measured in this one process (on CPU the benchmark
 re-runs itself once with `--fake_devices` host devices so device scaling can
 be measured; single-device figures use device 0 of that process):
 
+  0 reference    one paper generation: this code vs a sequential NumPy
+                 PathNet (one pathway at a time, active modules only) and,
+                 with --compare_rev, vs an earlier revision of this code;
+                 the `improved` config vs that revision too
+                 (experiments/benchmarks/speedup.py)
   1 throughput   pathway-steps/s of the paper's model: one pathway per call,
                  the tournament pair in one call, P pathways in one call
                  ('gather' and 'dense' layer-1 compute)
@@ -48,6 +54,7 @@ from experiments import cnn
 from experiments import finetune
 from experiments import normalize
 from experiments import splits
+from experiments.benchmarks import speedup
 from experiments.configs import default
 from experiments.configs import finetune as finetune_config
 from pathnet_jax import evolve
@@ -58,7 +65,8 @@ from pathnet_jax import pathway
 from pathnet_jax import train as train_lib
 from pathnet_jax import transfer
 
-ITEMS = ('generation', 'throughput', 'scaling', 'transfer', 'faces')
+ITEMS = ('reference', 'generation', 'throughput', 'scaling', 'transfer',
+         'faces')
 FAKE_DEVICES_FLAG = '--xla_force_host_platform_device_count'
 
 
@@ -290,16 +298,21 @@ def layer1_kernels(sizes: Sizes, num_pathways: int) -> list[dict[str, Any]]:
   w = jax.random.normal(keys[1], (m, d, u))
   idx = jax.random.randint(keys[2], (p, k), 0, m)
   one = lambda xp, ip, w: jnp.einsum('bd,kdu->bku', xp, w[ip])
+  # train.py's layout: each pathway's slice [K, U, d] gathered once.
+  slice_w = jnp.swapaxes(w[idx], 2, 3)  # [P, K, U, d]
   kernels = {
       'vmap gather': (lambda w: jnp.sum(jax.vmap(one, (0, 0, None))(
           x, idx, w) ** 2), k),
       'lax.map gather': (lambda w: jnp.sum(jax.lax.map(
           lambda a: one(*a, w), (x, idx)) ** 2), k),
       'dense': (lambda w: jnp.sum(jnp.einsum('pbd,mdu->pbmu', x, w) ** 2), m),
+      'slice [K, U, d] (train.py)': (lambda s: jnp.sum(jax.lax.map(
+          lambda a: jnp.einsum('bd,kud->bku', *a), (x, s)) ** 2), k),
   }
   rows = []
   for name, (loss, width) in kernels.items():
-    t = timed(jax.jit(jax.grad(loss)), w, reps=sizes.reps + 1)['best_s']
+    arg = slice_w if name.startswith('slice') else w
+    t = timed(jax.jit(jax.grad(loss)), arg, reps=sizes.reps + 1)['best_s']
     rows.append({'kernel': name, 'pathways': p,
                  'useful_gflop_per_s': 4 * p * b * d * k * u / t / 1e9,
                  'executed_gflop_per_s': 4 * p * b * d * width * u / t / 1e9})
@@ -531,6 +544,8 @@ def markdown(results: dict[str, Any]) -> str:
   out = [f"Machine: {m['cpu']}, {m['cpu_cores']} cores, {m['device_count']} "
          f"{m['platform']} device(s) ({m['device_kind']}), jax {m['jax']}, "
          f"load average at start {m['load_average_start'][0]:.1f}", '']
+  if 'reference' in results:
+    out += speedup.markdown(results['reference'])
   if 'throughput' in results:
     th = results['throughput']
     peaks = ', '.join(f'{k} {v:.1f}' for k, v in
@@ -610,8 +625,8 @@ def markdown(results: dict[str, Any]) -> str:
   return '\n'.join(out)
 
 
-def run(sizes: Sizes, items: Sequence[str], features_path: str = ''
-        ) -> dict[str, Any]:
+def run(sizes: Sizes, items: Sequence[str], features_path: str = '',
+        rounds: int = 3, compare_rev: str = '') -> dict[str, Any]:
   """All requested items; item 3 first so peak memory is its own."""
   results: dict[str, Any] = {'machine': machine(),
                              'sizes': dataclasses.asdict(sizes)}
@@ -622,7 +637,9 @@ def run(sizes: Sizes, items: Sequence[str], features_path: str = ''
     if item not in items:
       continue
     t = time.perf_counter()
-    if item == 'generation':
+    if item == 'reference':
+      results[item] = speedup.bench_reference(sizes, rounds, compare_rev)
+    elif item == 'generation':
       results[item] = bench_generation(sizes, fs)
     elif item == 'throughput':
       results[item] = bench_throughput(sizes)
@@ -677,6 +694,10 @@ def define_flags() -> None:
   flags.DEFINE_string(
       'features', None, 'EMO-DB FeatureSet .npz for items 3-4 (default: the '
       'newest features/emodb_audio*.npz; "" = none: random/synthetic rows).')
+  flags.DEFINE_integer('rounds', 3, 'Alternating rounds of item 0.')
+  flags.DEFINE_string(
+      'compare_rev', '', 'Item 0 also times this git revision of the '
+      'project (e.g. the commit before a speed change).')
   flags.DEFINE_integer(
       'fake_devices', 8, 'On CPU, re-run with this many host devices so item '
       '5 can scale (1 = never).')
@@ -710,7 +731,8 @@ def main(argv: Sequence[str]) -> None:
   features = f.features
   if features is None:
     features = '' if f.quick else find_features()
-  results = run(TINY if f.quick else PAPER, f.items, features)
+  results = run(TINY if f.quick else PAPER, f.items, features,
+                rounds=1 if f.quick else f.rounds, compare_rev=f.compare_rev)
   print(markdown(results), flush=True)
   if f.out:
     with open(f.out, 'w') as out:
