@@ -61,6 +61,18 @@ def parse_spec(spec: str) -> tuple[str, dict[str, tuple[str, ...]]]:
   return name, filters
 
 
+def with_labels(spec: str, names) -> str:
+  """The spec restricted to classes `names` (each pooled part gets a
+  label= filter): 'a+b:sex=f' -> 'a:label=x,y+b:sex=f;label=x,y'."""
+  parts = []
+  for part in filter(None, spec.split('+')):
+    name, filters = parse_spec(part)
+    filters = dict(filters, label=tuple(names))
+    text = ';'.join(f'{k}={",".join(v)}' for k, v in filters.items())
+    parts.append(f'{name}:{text}')
+  return '+'.join(parts)
+
+
 def corpus_names(spec: str) -> tuple[str, ...]:
   """The corpora a (possibly pooled) spec reads: 'a+b:sex=f' -> ('a', 'b')."""
   return tuple(parse_spec(p)[0] for p in spec.split('+') if p)

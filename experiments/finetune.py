@@ -181,6 +181,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
                            num_classes)
     fold_results.append({
         'fold': i, 'n_train_rows': int(train_rows.size),
+        'n_train_utterances': history['n_train_utterances'],
         'n_test_rows': int(test_rows.size), **scores, 'history': history,
         'train_s': train_s, 'eval_s': time.perf_counter() - t - train_s,
     })
