@@ -305,3 +305,26 @@ def test_manifest_of_emodb_gives_the_emodb_readers_features(tmp_path):
                                   getattr(by_reader, column))
   assert by_manifest.class_names == by_reader.class_names
   assert len(by_reader.utterance_ids) == 20
+
+
+def test_baseline_reads_a_manifest_spec(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  rows = []
+  for i in range(8):
+    label = ('anger', 'sadness')[i % 2]
+    testing.write_wav(tmp_path / f'{i}.wav', testing.tone(
+        0.7, freq=150 if label == 'anger' else 600, seed=i))
+    rows.append((f'{i}.wav', label, f's{i % 4}', ''))
+  path = write_manifest(tmp_path / 'tones.csv', rows)
+  repo = Path(__file__).resolve().parents[1]
+  proc = subprocess.run(
+      [sys.executable, '-m', 'experiments.baseline', f'--corpus=manifest:{path}',
+       '--n_splits=2', f'--cache_dir={tmp_path / "cache"}',
+       f'--out={tmp_path / "b.json"}'],
+      cwd=repo, capture_output=True, text=True, timeout=300, check=False)
+  assert proc.returncode == 0, proc.stderr
+  result = json.loads((tmp_path / 'b.json').read_text())
+  assert result['class_names'] == ['anger', 'sadness']
+  assert result['aggregate']['wa_mean'] == 1.0  # 150 Hz vs 600 Hz tones
