@@ -172,7 +172,8 @@ def predict_file(model: Model, path: str) -> dict[str, Any]:
 
 
 def format_table(result: dict[str, Any]) -> str:
-  rows = 'segments' if result['modality'] == 'audio' else 'frames'
+  rows = {'audio': 'segments', 'video': 'frames', 'image': 'face'}[
+      result['modality']]
   width = max(len('class'), *map(len, result['probabilities']))
   lines = [f"{result['input']}: {result['prediction']} "
            f"({result['n_rows']} {rows})", '',
