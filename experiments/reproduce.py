@@ -639,9 +639,12 @@ def readme(outcome: dict[str, dict[str, Any]], protocols: Sequence[str], *,
     lines += list(curves)
   settings = (f'{generations} generations' if generations else
               'the generations of each config (the paper: 200)')
+  pathnet_settings = ("the paper's hyper-parameters (configs/default.py)"
+                      if pathnet == 'paper' else
+                      f'configs/{pathnet}.py applied to each row')
   lines += ['', f'Settings: experiments/configs/<row>.py with {settings}; the '
-            "PathNet rows use the paper's hyper-parameters (configs/default.py)"
-            ', the CNN rows configs/finetune.py.']
+            f'PathNet rows use {pathnet_settings}, the CNN rows '
+            'configs/finetune.py.']
   if synthetic:
     lines += ['', 'Every corpus was replaced by the built-in synthetic one.']
   else:
