@@ -1,7 +1,9 @@
 """Command line: `python -m data_prep extract --corpus emodb --root DIR ...`.
 
 Extracts a corpus's features into an .npz (reused when inputs and
-parameters are unchanged) and prints a one-line summary.
+parameters are unchanged) and prints a one-line summary. A corpus without a
+reader: `--corpus manifest:PATH.csv` (no --root). A bad corpus, manifest or
+file is one `error: ...` line and exit code 1.
 """
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   parser = argparse.ArgumentParser(prog='python -m data_prep')
   sub = parser.add_subparsers(dest='command', required=True)
   ex = sub.add_parser('extract', help='corpus files → FeatureSet .npz')
-  ex.add_argument('--corpus', required=True, choices=corpora.NAMES)
-  ex.add_argument('--root', required=True, help='corpus folder')
+  ex.add_argument('--corpus', required=True, type=corpus_name,
+                  help=f'{"|".join(corpora.NAMES)}|{corpora.MANIFEST}PATH.csv')
+  ex.add_argument('--root', default=None,
+                  help='corpus folder (not for a manifest)')
   ex.add_argument('--modality', default='audio', choices=corpora.MODALITIES)
   ex.add_argument('--out', required=True, help='.npz to write')
   ex.add_argument('--workers', type=int, default=2,
@@ -31,7 +35,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   ex.add_argument('--frame_step', type=int, default=None,
                   help='video: keep every n-th frame (default 1)')
   ex.add_argument('--no_progress', action='store_true')
-  return parser.parse_args(argv)
+  args = parser.parse_args(argv)
+  if args.root is None and not corpora.is_manifest(args.corpus):
+    parser.error(f'--root is required for --corpus {args.corpus}')
+  return args
+
+
+def corpus_name(value: str) -> str:
+  """argparse type: a reader's name or 'manifest:PATH.csv'."""
+  if value in corpora.NAMES or (corpora.is_manifest(value)
+                                and value.lower().endswith('.csv')):
+    return value
+  raise argparse.ArgumentTypeError(
+      f'unknown corpus {value!r}; use {", ".join(corpora.NAMES)} or '
+      f'{corpora.MANIFEST}PATH.csv')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,12 +60,17 @@ def main(argv: list[str] | None = None) -> int:
   if args.frame_step is not None and args.modality == 'video':
     overrides['frame_step'] = args.frame_step
   start = time.perf_counter()
-  fs, reused = store._extract(  # pylint: disable=protected-access
-      args.corpus, args.root, args.modality, args.out, args.workers,
-      args.on_error, overrides, not args.no_progress)
+  try:
+    fs, reused = store._extract(  # pylint: disable=protected-access
+        args.corpus, args.root, args.modality, args.out, args.workers,
+        args.on_error, overrides, not args.no_progress)
+  except (ValueError, store.ExtractionError) as e:  # corpus, manifest, file
+    print(f'error: {e}', file=sys.stderr)
+    return 1
   seconds = time.perf_counter() - start
   skipped = fs.params.get('skipped', [])
-  rows = 'segments' if args.modality == 'audio' else 'frames'
+  rows = {'audio': 'segments', 'video': 'frames', 'image': 'faces'}[
+      args.modality]
   print(f'{args.corpus} {args.modality}: {fs.params.get("n_files")} files, '
         f'{len(fs)} {rows}, {len(skipped)} skipped, {seconds:.1f} s'
         f'{" (cache reused)" if reused else ""} -> {args.out}')

@@ -37,6 +37,27 @@ RAVDESS: Mapping[str, str] = MappingProxyType({
     '05': 'anger', '06': 'fear', '07': 'disgust', '08': 'surprise'})
 
 
+# Each corpus reader's code table (eNTERFACE's folder names map the same).
+BY_CORPUS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    'emodb': EMODB, 'savee': SAVEE, 'enterface': ENTERFACE,
+    'ravdess': RAVDESS})
+
+
+def corpus_classes(corpus: str) -> tuple[str, ...]:
+  """The harmonised classes a corpus with a reader can hold, canonical order."""
+  if corpus not in BY_CORPUS:
+    raise ValueError(f'no label table for corpus {corpus!r}; known: '
+                     f'{", ".join(BY_CORPUS)}')
+  return ordered(BY_CORPUS[corpus].values())
+
+
+def shared_classes(corpora: Iterable[str]) -> tuple[str, ...]:
+  """Classes every named corpus holds (e.g. RAVDESS and EMO-DB: the six
+  without calm, surprise and boredom), canonical order."""
+  sets = [set(corpus_classes(c)) for c in corpora]
+  return ordered(set.intersection(*sets)) if sets else ()
+
+
 class LabelError(ValueError):
   """A label code that the corpus's map does not know."""
 

@@ -209,7 +209,8 @@ def feature_params(modality: str, overrides: Mapping[str, Any] | None = None
                    ) -> dict[str, Any]:
   """The complete feature parameters for a modality (defaults + overrides).
 
-  audio: {'sr': 16000, **audio.logmel_params()}; video: video.crop_params().
+  audio: {'sr': 16000, **audio.logmel_params()}; video: video.crop_params();
+  image: the same without frame_step (a picture is one frame).
   """
   overrides = dict(overrides or {})
   if modality == 'audio':
@@ -217,20 +218,28 @@ def feature_params(modality: str, overrides: Mapping[str, Any] | None = None
     return {'sr': int(sr), **audio.logmel_params(**overrides)}
   if modality == 'video':
     return video.crop_params(**overrides)
-  raise ValueError(f"modality must be 'audio' or 'video', got {modality!r}")
+  if modality == 'image':
+    params = video.crop_params(**overrides)
+    del params['frame_step']
+    return params
+  raise ValueError(f'modality must be one of {corpora.MODALITIES}, got '
+                   f'{modality!r}')
 
 
 def file_features(path: str, modality: str, params: Mapping[str, Any]
                   ) -> np.ndarray:
-  """Rows of one file: [n_segments, 64, 64, 3] float32 or [n_frames, ...] uint8."""
+  """Rows of one file: [n_segments, 64, 64, 3] float32 (audio), [n_frames,
+  ...] uint8 (video) or [1, ...] uint8 (image)."""
   params = dict(params)
   if modality == 'audio':
     sr = params.pop('sr')
     return audio.logmel_segments(audio.load_audio(path, sr), sr, **params)
-  size, step = params.pop('size'), params.pop('frame_step')
+  size, step = params.pop('size'), params.pop('frame_step', 1)
   params.pop('cascade', None)
-  return video.face_crops(path, size=size, frame_step=step,
-                          params=video.DetectorParams(**params))
+  detector = video.DetectorParams(**params)
+  if modality == 'image':
+    return video.image_face_crops(path, size=size, params=detector)
+  return video.face_crops(path, size=size, frame_step=step, params=detector)
 
 
 def _worker(task: tuple[str, str, dict[str, Any]]
@@ -267,10 +276,10 @@ def extract(corpus: str, root: str | os.PathLike, modality: str = 'audio',
   """Features of every `modality` recording of a corpus.
 
   Args:
-    corpus: one of corpora.NAMES.
-    root: the corpus folder.
-    modality: 'audio' (log-mel segments) or 'video' (face crops, one row per
-      kept frame).
+    corpus: one of corpora.NAMES, or 'manifest:PATH.csv'.
+    root: the corpus folder (None for a manifest).
+    modality: 'audio' (log-mel segments), 'video' (face crops, one row per
+      kept frame) or 'image' (one face crop per picture).
     out: .npz to write (atomically). If it already holds features of the
       same inputs (records, file sizes/mtimes) and parameters, it is loaded
       instead of recomputed.
@@ -295,9 +304,11 @@ def _extract(corpus, root, modality, out, workers, on_error, params, progress
   if on_error not in ('raise', 'skip'):
     raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
   fparams = feature_params(modality, params)
-  recs = corpora.get(corpus).records(root, modality)
+  recs = corpora.read(corpus, root, modality)
   if not recs:
-    raise corpora.CorpusError(f'{root}: no {corpus} {modality} recordings')
+    raise corpora.CorpusError(
+        f'{corpus if root is None else root}: no {corpus} {modality} '
+        'recordings')
   key = cache_key(corpus, modality, fparams, recs)
   if out is not None and Path(out).is_file():
     cached = _load_if_valid(out, key)
@@ -418,6 +429,15 @@ def _assemble(recs, kept, rows, modality, fparams) -> FeatureSet:
       params=dict(fparams))
 
 
+def cache_stem(corpus: str) -> str:
+  """A file-name-safe stem for a corpus name ('manifest:a/b.csv' included)."""
+  if not corpora.is_manifest(corpus):
+    return corpus
+  path = os.path.abspath(corpus.removeprefix(corpora.MANIFEST))
+  digest = hashlib.sha256(path.encode()).hexdigest()[:8]
+  return f'manifest_{Path(path).stem}_{digest}'
+
+
 def cached_features(corpus: str, root: str | os.PathLike,
                     modality: str = 'audio',
                     cache_dir: str | os.PathLike = 'features',
@@ -427,11 +447,12 @@ def cached_features(corpus: str, root: str | os.PathLike,
   """Features from `cache_dir`, extracted there on first use.
 
   The file is `<corpus>_<modality>_<8 hex of the parameters>.npz`, so other
-  parameters get their own file; changed input files recompute it.
+  parameters get their own file; changed input files recompute it. A
+  manifest's file is `manifest_<stem>_<8 hex of its absolute path>_...`.
   """
   fparams = feature_params(modality, params)
   tag = hashlib.sha256(json.dumps(fparams, sort_keys=True).encode()
                        ).hexdigest()[:8]
-  out = Path(cache_dir) / f'{corpus}_{modality}_{tag}.npz'
+  out = Path(cache_dir) / f'{cache_stem(corpus)}_{modality}_{tag}.npz'
   return extract(corpus, root, modality, out=out, workers=workers,
                  on_error=on_error, params=params, progress=progress)

@@ -1,5 +1,7 @@
 """Face crops: Viola–Jones (OpenCV Haar cascade) per frame, as in the paper.
 
+A still image is a one-frame video: its best face, or NoFaceError.
+
 Per kept frame: detect frontal faces on a downscaled, histogram-equalised grey
 copy; when several are found keep the one with the highest cascade score
 (`detectMultiScale3(..., outputRejectLevels=True)` level weight); crop that box
@@ -21,7 +23,7 @@ CASCADE = 'haarcascade_frontalface_default.xml'
 
 
 class VideoError(ValueError):
-  """A video file is missing, empty or unreadable."""
+  """A video or image file is missing, empty or unreadable."""
 
 
 class NoFaceError(VideoError):
@@ -133,6 +135,38 @@ def face_crop_image(image: np.ndarray, size: int = 64,
   if box is None:
     raise NoFaceError('no face detected in the image')
   return crop(image, box, size, params.margin)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+  """uint8[h, w, 3] RGB pixels of a picture (grey ones promoted to RGB).
+
+  Raises:
+    VideoError: missing, empty or unreadable file (the message names it).
+  """
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    raise VideoError(f'{path}: no such file')
+  if os.path.getsize(path) == 0:
+    raise VideoError(f'{path}: empty file (0 bytes)')
+  bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+  if bgr is None:
+    raise VideoError(f'{path}: unreadable image (OpenCV cannot decode it)')
+  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def image_face_crops(path: str | os.PathLike, size: int = 64,
+                     params: DetectorParams = DetectorParams()) -> np.ndarray:
+  """uint8[1, size, size, 3]: the best face of a picture file (one segment).
+
+  Raises:
+    VideoError: missing, empty or unreadable file.
+    NoFaceError: no face detected (the message names the file).
+  """
+  try:
+    return face_crop_image(read_image(path), size, params)[None]
+  except NoFaceError:
+    raise NoFaceError(f'{os.fspath(path)}: no face detected in the image'
+                      ) from None
 
 
 def face_crops(path: str | os.PathLike, size: int = 64, frame_step: int = 1,

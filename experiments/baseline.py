@@ -10,16 +10,21 @@ Any learned model that does not beat this is not learning emotion.
 Usage:
   python -m experiments.baseline --features=features/emodb_audio.npz \
       --protocol=random_kfold --out=results.json
+  python -m experiments.baseline --corpus=emodb --data_root=../shared/data
+  python -m experiments.baseline --corpus=manifest:my_corpus.csv
 """
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from typing import Any, Sequence
 
 from absl import app
 from absl import flags
 from absl import logging
+import ml_collections
 import numpy as np
 from sklearn import linear_model
 from sklearn import pipeline
@@ -104,6 +109,14 @@ def define_flags() -> None:
   flags.DEFINE_string(
       'features', None, 'FeatureSet .npz (data_prep.store.load); default: the '
       'built-in synthetic corpus.')
+  flags.DEFINE_string(
+      'corpus', None, 'Instead of --features: a corpus spec as experiments.'
+      "train reads it ('emodb', 'emodb:sex=f', 'manifest:PATH.csv', 'a+b').")
+  flags.DEFINE_string('data_root', os.path.join('..', 'shared', 'data'),
+                      'With --corpus: folder holding the corpora.')
+  flags.DEFINE_string('cache_dir', 'features', 'With --corpus: feature cache.')
+  flags.DEFINE_enum('modality', 'audio', ['audio', 'video', 'image'],
+                    'With --corpus: which features.')
   flags.DEFINE_enum('protocol', 'random_kfold', sorted(splits.PROTOCOLS),
                     'Fold protocol.')
   flags.DEFINE_integer(
@@ -117,7 +130,16 @@ def main(argv: Sequence[str]) -> None:
   f = flags.FLAGS
   features, protocol, n_splits, seed, out_path = (
       f.features, f.protocol, f.n_splits, f.seed, f.out)
-  if features:
+  if f.corpus:
+    from experiments import data  # pylint: disable=g-import-not-at-top
+    config = ml_collections.ConfigDict(dict(
+        data_root=f.data_root, cache_dir=f.cache_dir, modality=f.modality))
+    try:
+      fs = data.load_corpus(f.corpus, config)
+    except (ValueError, FileNotFoundError) as e:
+      sys.exit(f'error: {e}')
+    features = f.corpus
+  elif features:
     from data_prep import store  # pylint: disable=g-import-not-at-top
     fs = store.load(features)
   else:

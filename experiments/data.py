@@ -1,30 +1,47 @@
 """Where corpora come from: one function turns a corpus spec into a FeatureSet.
 
-A spec is a corpus name, optionally with row filters after a colon:
+A spec is a corpus name, optionally with row filters after a colon (several
+joined by ';'):
   'synthetic'            the built-in corpus (data_prep.synthetic)
   'emodb'                <data_root>/emodb, features cached in <cache_dir>
   'emodb:sex=f'          only the female speakers
   'emodb:speaker=03,08'  only these speakers
+  'emodb:label=anger,sadness'  only these classes (the others are dropped
+                         from the class list too)
+  'manifest:PATH.csv'    the files a CSV lists (data_prep.corpora.manifest;
+                         PATH relative to the working directory), filters
+                         after a second colon: 'manifest:faces.csv:sex=f'
   'path/to/set.npz'      a FeatureSet written by data_prep.store.save
 Several specs joined by '+' are pooled into one task ('enterface+savee').
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 
 import numpy as np
 
 from data_prep import corpora
+from data_prep import labels
 from data_prep import store
 
-FILTER_KEYS = ('sex', 'speaker')
+FILTER_KEYS = ('sex', 'speaker', 'label')
+_MANIFEST = re.compile(r'^(manifest:.+?\.csv)(?::(.*))?$', re.IGNORECASE)
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, tuple[str, ...]]]:
-  """'emodb:sex=f' -> ('emodb', {'sex': ('f',)})."""
+  """'emodb:sex=f' -> ('emodb', {'sex': ('f',)});
+  'manifest:a.csv:sex=f' -> ('manifest:a.csv', {'sex': ('f',)})."""
   if spec.endswith('.npz'):
     return spec, {}
-  name, _, rest = spec.partition(':')
+  manifest = _MANIFEST.match(spec)
+  if manifest:
+    name, rest = manifest.group(1), manifest.group(2) or ''
+  elif corpora.is_manifest(spec):
+    raise ValueError(f'bad manifest spec {spec!r}; use manifest:PATH.csv')
+  else:
+    name, _, rest = spec.partition(':')
   filters = {}
   for part in filter(None, rest.split(';')):
     key, eq, values = part.partition('=')
@@ -32,10 +49,28 @@ def parse_spec(spec: str) -> tuple[str, dict[str, tuple[str, ...]]]:
       raise ValueError(f'bad corpus filter {part!r} in {spec!r}; use '
                        f'{"|".join(FILTER_KEYS)}=v1,v2')
     filters[key] = tuple(values.split(','))
-  if name != 'synthetic' and name not in corpora.NAMES:
+  unknown = set(filters.get('label', ())) - set(labels.EMOTIONS)
+  if unknown:
+    raise ValueError(f'unknown label(s) {", ".join(sorted(unknown))} in '
+                     f'{spec!r}; harmonised names: {", ".join(labels.EMOTIONS)}')
+  if (name != 'synthetic' and name not in corpora.NAMES
+      and not corpora.is_manifest(name)):
     raise ValueError(f'unknown corpus {name!r}; valid: synthetic, '
-                     f'{", ".join(corpora.NAMES)}')
+                     f'{", ".join(corpora.NAMES)}, manifest:PATH.csv, '
+                     'PATH.npz')
   return name, filters
+
+
+def with_labels(spec: str, names) -> str:
+  """The spec restricted to classes `names` (each pooled part gets a
+  label= filter): 'a+b:sex=f' -> 'a:label=x,y+b:sex=f;label=x,y'."""
+  parts = []
+  for part in filter(None, spec.split('+')):
+    name, filters = parse_spec(part)
+    filters = dict(filters, label=tuple(names))
+    text = ';'.join(f'{k}={",".join(v)}' for k, v in filters.items())
+    parts.append(f'{name}:{text}')
+  return '+'.join(parts)
 
 
 def corpus_names(spec: str) -> tuple[str, ...]:
@@ -46,11 +81,57 @@ def corpus_names(spec: str) -> tuple[str, ...]:
 def _filter(fs: store.FeatureSet, filters, spec) -> store.FeatureSet:
   keep = np.ones(len(fs), bool)
   for key, values in filters.items():
+    if key == 'label':
+      continue
     column = np.asarray(getattr(fs, key)).astype(str)
     keep &= np.isin(column, values)
   if not keep.any():
     raise ValueError(f'corpus spec {spec!r} selects no rows')
-  return store.select(fs, np.flatnonzero(keep)) if not keep.all() else fs
+  fs = store.select(fs, np.flatnonzero(keep)) if not keep.all() else fs
+  if 'label' in filters:
+    fs = keep_classes(fs, filters['label'], spec)
+  return fs
+
+
+def keep_classes(fs: store.FeatureSet, names, what: str = 'corpus'
+                 ) -> store.FeatureSet:
+  """Only the rows of the classes `names`, which become the class list (in
+  canonical labels.EMOTIONS order, labels renumbered to it)."""
+  names = labels.ordered(n for n in names if n in fs.class_names)
+  if not names:
+    raise ValueError(f'{what} has none of the classes asked for')
+  if names == tuple(fs.class_names):
+    return fs
+  remap = np.full(len(fs.class_names), -1, np.int32)
+  for new, name in enumerate(names):
+    remap[fs.class_names.index(name)] = new
+  label = remap[np.asarray(fs.label)]
+  rows = np.flatnonzero(label >= 0)
+  if not rows.size:
+    raise ValueError(f'{what} holds no rows of {", ".join(names)}')
+  out = store.select(fs, rows)
+  return dataclasses.replace(out, label=label[rows], class_names=names)
+
+
+def shared_classes(*feature_sets: store.FeatureSet) -> tuple[str, ...]:
+  """Class names every set has, in canonical order."""
+  common = set(feature_sets[0].class_names)
+  for fs in feature_sets[1:]:
+    common &= set(fs.class_names)
+  return labels.ordered(common)
+
+
+def restrict_to_shared(target: store.FeatureSet, source: store.FeatureSet
+                       ) -> tuple[store.FeatureSet, store.FeatureSet]:
+  """Target and source keeping only the classes both have (so transfer
+  results compare with the literature's shared-class protocols)."""
+  names = shared_classes(target, source)
+  if not names:
+    raise ValueError(f'source classes ({", ".join(source.class_names)}) and '
+                     f'target classes ({", ".join(target.class_names)}) '
+                     'share none')
+  return (keep_classes(target, names, 'target'),
+          keep_classes(source, names, 'source'))
 
 
 def load_one(spec: str, config) -> store.FeatureSet:
@@ -63,17 +144,27 @@ def load_one(spec: str, config) -> store.FeatureSet:
     from data_prep import synthetic  # pylint: disable=g-import-not-at-top
     kwargs = dict(config.get('synthetic', {}) or {})
     fs = synthetic.make_corpus(seed=int(config.get('data_seed', 0)), **kwargs)
+  elif corpora.is_manifest(name):
+    csv_path = name.removeprefix(corpora.MANIFEST)
+    if not os.path.isfile(csv_path):
+      raise FileNotFoundError(f'manifest {csv_path!r} not found')
+    fs = _cached(name, None, config)
   else:
     root = os.path.join(config.data_root, name)
     if not os.path.isdir(root):
       raise FileNotFoundError(
           f'corpus {name!r} not found: {root!r} is not a directory (set '
           f'--config.data_root to the folder holding {name}/)')
-    try:
-      fs = store.cached_features(name, root, config.modality, config.cache_dir)
-    except store.ExtractionError as e:  # a bad file: say which, no traceback
-      raise ValueError(str(e)) from e
+    fs = _cached(name, root, config)
   return _filter(fs, filters, spec)
+
+
+def _cached(name: str, root: str | None, config) -> store.FeatureSet:
+  try:
+    return store.cached_features(name, root, config.modality,
+                                 config.cache_dir)
+  except store.ExtractionError as e:  # a bad file: say which, no traceback
+    raise ValueError(str(e)) from e
 
 
 def load_corpus(spec: str, config) -> store.FeatureSet:

@@ -101,16 +101,21 @@ def evaluate_fold(params, config, x_test, y_test, utterance_test,
   }
 
 
-def train_fold(key, config, fs, train_rows, pretrained=None):
+def train_fold(key, config, fs, train_rows, pretrained=None, fold: int = 0):
   """Trains on one fold's training rows, normalised with their statistics.
 
   Fine-tunes `pretrained` (new head, all layers) when given, else trains from
   scratch. With config.val_fraction > 0, whole utterances of the training rows
-  are held out to pick the best epoch.
+  are held out to pick the best epoch. With config.train_fraction < 1 only
+  that share of the fold's utterances is used (learning curves; the same
+  utterances as experiments.train keeps for fold `fold`).
 
   Returns:
     (params, history, normaliser statistics).
   """
+  train_rows = splits.subsample_utterances(
+      train_rows, fs.utterance, fs.label,
+      float(config.get('train_fraction', 1.0)), config.seed + fold)
   stats = normalize.fit_normalizer(fs.x, config.normalizer, rows=train_rows)
   rows_xy = lambda rows: (normalize.apply_normalizer(stats, fs.x[rows]),
                           fs.label[rows])
@@ -128,6 +133,7 @@ def train_fold(key, config, fs, train_rows, pretrained=None):
     params, history = finetune(key, config, pretrained, *rows_xy(fit_rows),
                                num_classes, validation)
   history['n_fit_rows'] = int(fit_rows.size)
+  history['n_train_utterances'] = int(np.unique(fs.utterance[train_rows]).size)
   return params, history, stats
 
 
@@ -137,6 +143,11 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   os.makedirs(workdir, exist_ok=True)
   pretrain_key, folds_key = jax.random.split(jax.random.key(config.seed))
   fs = load_corpus(config.target, config)
+  src = load_corpus(config.source, config) if config.source else None
+  if config.get('shared_classes_only', False):
+    if src is None:
+      raise ValueError('config.shared_classes_only needs config.source')
+    fs, src = data.restrict_to_shared(fs, src)
   num_classes = len(fs.class_names)
   folds = splits.make_folds(config.protocol, fs, config.n_splits, config.seed)
   n_folds_total = len(folds)
@@ -147,7 +158,6 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   pretrained, pretrain_history = None, None
   if config.source:
     t = time.perf_counter()
-    src = load_corpus(config.source, config)
     # The source is all training data: its own statistics.
     src_x = normalize.apply_normalizer(
         normalize.fit_normalizer(src.x, config.normalizer), src.x)
@@ -162,7 +172,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   for i, (train_rows, test_rows) in enumerate(folds):
     t = time.perf_counter()
     params, history, stats = train_fold(jax.random.fold_in(folds_key, i),
-                                        config, fs, train_rows, pretrained)
+                                        config, fs, train_rows, pretrained,
+                                        fold=i)
     train_s = time.perf_counter() - t
     scores = evaluate_fold(params, config,
                            normalize.apply_normalizer(stats, fs.x[test_rows]),
@@ -170,6 +181,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
                            num_classes)
     fold_results.append({
         'fold': i, 'n_train_rows': int(train_rows.size),
+        'n_train_utterances': history['n_train_utterances'],
         'n_test_rows': int(test_rows.size), **scores, 'history': history,
         'train_s': train_s, 'eval_s': time.perf_counter() - t - train_s,
     })

@@ -1,4 +1,4 @@
-"""Figures for results: confusion matrices and GA fitness curves.
+"""Figures for results: confusion matrices, GA fitness and learning curves.
 
 Uses matplotlib's Agg backend (no display needed); every function writes one
 file and closes its figure.
@@ -75,6 +75,36 @@ def plot_fitness(histories: Mapping[str, Mapping[str, Sequence[float]]],
   ax.legend()
   if title:
     ax.set_title(title)
+  fig.tight_layout()
+  _save(fig, path)
+
+
+def plot_learning_curves(
+    curves: Mapping[str, Mapping[str, Sequence[float]]], path: str,
+    title: str = '', ylabel: str = 'utterance UA') -> None:
+  """Score against training-set size, one line (with ±std band) per method.
+
+  Args:
+    curves: method label -> {'x': [k] training utterances (or fractions),
+      'mean': [k] scores, 'std': [k]}.
+    path: output image file.
+    title: figure title.
+    ylabel: what the scores are.
+  """
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for i, (label, c) in enumerate(curves.items()):
+    order = np.argsort(c['x'])
+    x = np.asarray(c['x'], float)[order]
+    mean = np.asarray(c['mean'], float)[order]
+    std = np.asarray(c['std'], float)[order]
+    ax.plot(x, mean, marker='o', color=f'C{i}', label=label)
+    ax.fill_between(x, mean - std, mean + std, color=f'C{i}', alpha=0.15)
+  ax.set_xlabel('training utterances per fold')
+  ax.set_ylabel(ylabel)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  if title:
+    ax.set_title('\n'.join(textwrap.wrap(title, 60)), fontsize=10)
   fig.tight_layout()
   _save(fig, path)
 

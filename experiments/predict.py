@@ -10,9 +10,9 @@ face crops of every frame; image: the face crop of one picture), scores every
 segment/frame with the best pathway and aggregates at utterance level: the
 mean of the segment log-probabilities, renormalised by a softmax.
 
-Inputs: .wav/.flac/.ogg (audio models), .mp4/.avi (video models; an audio
-model uses the clip's sound track, as training on eNTERFACE does),
-.jpg/.jpeg/.png (video models). Anything else, an unreadable file or a
+Inputs: .wav/.flac/.ogg (audio models), .mp4/.avi (video and image models;
+an audio model uses the clip's sound track, as training on eNTERFACE does),
+.jpg/.jpeg/.png/.bmp/.tif/.tiff (video and image models). Anything else, an unreadable file or a
 modality the model was not trained on is one `error: ...` line, exit code 1.
 """
 from __future__ import annotations
@@ -36,9 +36,11 @@ from pathnet_jax import train as train_lib
 
 AUDIO_EXTS = ('.wav', '.flac', '.ogg')
 VIDEO_EXTS = ('.mp4', '.avi')
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png')
-# Which input kinds a model of each training modality accepts.
-ACCEPTS = {'audio': ('audio', 'video'), 'video': ('video', 'image')}
+IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
+# Which input kinds a model of each training modality accepts (video and
+# image models both score 64x64 face crops).
+ACCEPTS = {'audio': ('audio', 'video'), 'video': ('video', 'image'),
+           'image': ('image', 'video')}
 
 
 class PredictError(ValueError):
@@ -116,17 +118,6 @@ def input_kind(path: str) -> str:
                      f'{", ".join(AUDIO_EXTS + VIDEO_EXTS + IMAGE_EXTS)}')
 
 
-def read_image(path: str) -> np.ndarray:
-  """uint8[h, w, 3] RGB pixels of a picture."""
-  import cv2  # pylint: disable=g-import-not-at-top
-  if not os.path.isfile(path):
-    raise PredictError(f'{path}: no such file')
-  bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-  if bgr is None:
-    raise PredictError(f'{path}: unreadable image')
-  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def input_features(path: str, model: Model) -> np.ndarray:
   """The model's input rows for one file: [n, 64, 64, 3] (n ≥ 1).
 
@@ -140,17 +131,11 @@ def input_features(path: str, model: Model) -> np.ndarray:
     raise PredictError(f'{path} is {kind} input, but the model was trained on '
                        f'{model.modality} (it accepts '
                        f'{" or ".join(ACCEPTS[model.modality])} files)')
-  params = dict(model.feature_params)
+  # An audio model on a video file reads its sound track; a face model reads
+  # a video's frames or a picture's face.
+  modality = 'audio' if model.modality == 'audio' else kind
   try:
-    if kind == 'image':
-      size = params.pop('size')
-      for k in ('frame_step', 'cascade'):
-        params.pop(k, None)
-      face = video.face_crop_image(read_image(path), size=size,
-                                   params=video.DetectorParams(**params))
-      return face[None]
-    # An audio model on a video file reads its sound track.
-    return store.file_features(path, model.modality, params)
+    return store.file_features(path, modality, model.feature_params)
   except (audio.AudioError, video.VideoError, video.NoFaceError) as e:
     raise PredictError(str(e) if path in str(e) else f'{path}: {e}') from e
 
@@ -187,7 +172,8 @@ def predict_file(model: Model, path: str) -> dict[str, Any]:
 
 
 def format_table(result: dict[str, Any]) -> str:
-  rows = 'segments' if result['modality'] == 'audio' else 'frames'
+  rows = {'audio': 'segments', 'video': 'frames', 'image': 'face'}[
+      result['modality']]
   width = max(len('class'), *map(len, result['probabilities']))
   lines = [f"{result['input']}: {result['prediction']} "
            f"({result['n_rows']} {rows})", '',

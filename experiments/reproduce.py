@@ -12,8 +12,20 @@ leave-one-speaker-out up to 10 speakers, 10 speaker groups above) into
 `out/<row>_<protocol>/`; `out/README.md` puts the paper's figure beside ours.
 Rows whose corpora are missing are listed as not run. Rows marked "added" are
 not in the paper: the nearest real transfers that run on the corpora we have
-(EMO-DB speakers of one sex → the other, RAVDESS → EMO-DB), with their
-no-transfer references.
+(EMO-DB speakers of one sex → the other, RAVDESS ⇄ EMO-DB, RAVDESS + EMO-DB
+female → male), with their no-transfer and fine-tuning references.
+
+The cross-corpus comparison of issue 12 (`--rows=cross_corpus` runs its rows):
+  python -m experiments.reproduce --rows=cross_corpus --seeds=0,1,2 \
+      --out=results_cross [--pathnet=improved] [--shared_classes_only]
+  # learning curves: each training fold cut to these shares of utterances
+  python -m experiments.reproduce --rows=cross_corpus \
+      --train_fractions=0.1,0.25,0.5,1 --out=results_curves
+Several seeds: the table pools every (seed, fold) score; a gains table pairs
+each transfer row with its references over the same seeds and folds (mean ±
+std of the utterance-UA difference, paired t-test). `--shared_classes_only`
+keeps, in every run, only the classes common to all corpora of the chosen
+rows (RAVDESS and EMO-DB: neutral, anger, disgust, fear, happiness, sadness).
 
 A finished run (results.json holding the same config) is reused, and PathNet
 runs resume finished folds, so an interrupted reproduce continues. A transfer
@@ -34,10 +46,15 @@ from typing import Any, Callable, Sequence
 from absl import app
 from absl import flags
 from absl import logging
+import numpy as np
+from scipy import stats as scipy_stats
 
+from data_prep import labels
 from experiments import data
 from experiments import finetune
+from experiments import plots
 from experiments import train
+from experiments.configs import improved
 from pathnet_jax import metrics
 
 PROTOCOLS = ('random_kfold', 'speaker_kfold')
@@ -99,8 +116,46 @@ ROWS = (
         note='added: nearest to A_EMO fine-tuning without a source corpus'),
     Row('a_rav_emo', 'A_RAV→EMO', 'pathnet',
         note='added: nearest audio transfer to A_eNTER+SAV→EMO'),
+    Row('a_rav_emo_ft', 'A_RAV→EMO fine-tuning', 'finetune',
+        note='added: ' + FT_NOTE + ': RAVDESS'),
+    Row('a_rav', 'A_RAV', 'pathnet',
+        note='added: no-transfer reference for A_EMO→RAV'),
+    Row('a_emo_rav', 'A_EMO→RAV', 'pathnet',
+        note='added: EMO-DB → RAVDESS'),
+    Row('a_emo_rav_ft', 'A_EMO→RAV fine-tuning', 'finetune',
+        note='added: ' + FT_NOTE + ': EMO-DB'),
+    Row('a_rav_cnn', 'A_RAV CNN, no pre-training', 'finetune',
+        note='added: reference for A_EMO→RAV fine-tuning'),
+    Row('a_rav_emom', 'A_RAV→EMO♂', 'pathnet',
+        note='added: single-source reference for A_RAV+EMO♀→EMO♂'),
+    Row('a_rav_emof_emom', 'A_RAV+EMO♀→EMO♂', 'pathnet',
+        note='added: multi-source, RAVDESS and EMO-DB female speakers pooled'),
 )
 ROW_NAMES = tuple(r.name for r in ROWS)
+# Row groups a --rows list may name.
+GROUPS = {
+    'cross_corpus': ('a_emo', 'a_emo_cnn', 'a_rav_emo', 'a_rav_emo_ft',
+                     'a_rav', 'a_rav_cnn', 'a_emo_rav', 'a_emo_rav_ft',
+                     'emodb_m', 'emodb_f2m', 'a_rav_emom', 'a_rav_emof_emom'),
+}
+# (row, reference): the gains table compares them over the same target folds.
+GAINS = (
+    ('a_rav_emo', 'a_emo'), ('a_rav_emo', 'a_rav_emo_ft'),
+    ('a_rav_emo_ft', 'a_emo_cnn'),
+    ('a_emo_rav', 'a_rav'), ('a_emo_rav', 'a_emo_rav_ft'),
+    ('a_emo_rav_ft', 'a_rav_cnn'),
+    ('a_rav_emof_emom', 'emodb_m'), ('a_rav_emof_emom', 'a_rav_emom'),
+    ('a_rav_emof_emom', 'emodb_f2m'), ('emodb_f2m', 'emodb_m'),
+    ('a_rav_emom', 'emodb_m'),
+)
+
+
+def expand_rows(names: Sequence[str]) -> list[str]:
+  """Row names with GROUPS expanded, duplicates dropped, order kept."""
+  out = []
+  for name in names:
+    out += [n for n in GROUPS.get(name, (name,)) if n not in out]
+  return out
 
 
 # --------------------------------------------------------------------------
@@ -133,9 +188,27 @@ def to_synthetic(spec: str) -> str:
 
 def run_config(row: Row, protocol: str, *, data_root: str, cache_dir: str,
                generations: int = 0, max_folds: int = 0, epochs: int = 0,
-               synthetic: bool = False):
-  """The row's config set up for one protocol and the command's options."""
+               synthetic: bool = False, seed: int = 0,
+               train_fraction: float = 1.0, pathnet: str = 'paper',
+               classes: Sequence[str] = ()):
+  """The row's config set up for one protocol and the command's options.
+
+  pathnet 'improved' turns PathNet rows into configs/improved.py's variant;
+  classes (non-empty) keeps only those classes in target and sources.
+  """
   c = row_config(row)
+  if pathnet not in ('paper', 'improved'):
+    raise ValueError(f"pathnet must be 'paper' or 'improved', got {pathnet!r}")
+  if pathnet == 'improved' and row.method == 'pathnet':
+    improved.apply(c)
+  c.seed = seed
+  c.train_fraction = float(train_fraction)
+  if classes:
+    c.target = data.with_labels(c.target, classes)
+    if row.method == 'finetune':
+      c.source = data.with_labels(c.source, classes) if c.source else c.source
+    else:
+      c.sources = tuple(data.with_labels(s, classes) for s in c.sources)
   c.protocol = protocol
   c.n_splits = N_SPLITS[protocol]
   c.data_root, c.cache_dir = data_root, cache_dir
@@ -161,15 +234,28 @@ def run_config(row: Row, protocol: str, *, data_root: str, cache_dir: str,
 
 
 def corpus_available(name: str, data_root: str, modality: str) -> bool:
-  """Whether `data_root/name` holds `modality` recordings of that corpus."""
+  """Whether `data_root/name` (or the manifest 'manifest:PATH.csv') holds
+  `modality` recordings of that corpus."""
   from data_prep import corpora  # pylint: disable=g-import-not-at-top
-  root = os.path.join(data_root, name)
-  if not os.path.isdir(root):
+  root = None if corpora.is_manifest(name) else os.path.join(data_root, name)
+  if root is not None and not os.path.isdir(root):
     return False
   try:
-    return bool(corpora.get(name).records(root, modality))
-  except ValueError:  # CorpusError and unparsable layouts
+    return bool(corpora.read(name, root, modality))
+  except ValueError:  # CorpusError, bad manifests and unparsable layouts
     return False
+
+
+def row_corpora(names: Sequence[str]) -> list[str]:
+  """Corpora with a reader that the named rows read (configs' specs)."""
+  by_name = {r.name: r for r in ROWS}
+  out = []
+  for name in names:
+    row = by_name[name]
+    for spec in specs(row, row_config(row)):
+      out += [n for n in data.corpus_names(spec)
+              if n in labels.BY_CORPUS and n not in out]
+  return out
 
 
 def missing_corpora(row: Row, config, data_root: str) -> list[str]:
@@ -211,8 +297,8 @@ def _same_config(results_path: str, config) -> bool:
     return False
   with open(results_path) as f:
     old = json.load(f).get('config')
-  new = json.loads(json.dumps(metrics.jsonable(config.to_dict())))
-  return old == new
+  return old is not None and (train.without_added_defaults(old) ==
+                              train.without_added_defaults(config.to_dict()))
 
 
 def run_one(row: Row, config, workdir: str) -> dict[str, Any]:
@@ -247,6 +333,36 @@ def share_source(row: Row, config, done_workdir: str | None,
   return True
 
 
+def run_dir(out: str, row: str, protocol: str, seed: int = 0,
+            fraction: float = 1.0) -> str:
+  """out/<row>_<protocol>[_seed<s>][_frac<f>] (seed 0 at the full training
+  folds keeps the plain name, so earlier results are reused)."""
+  name = f'{row}_{protocol}'
+  if seed:
+    name += f'_seed{seed}'
+  if fraction != 1:
+    name += f'_frac{fraction:g}'
+  return os.path.join(out, name)
+
+
+def fold_scores(by_seed: dict[int, dict[str, Any]]
+                ) -> dict[tuple[int, int], dict[str, float]]:
+  """{(seed, fold): {'wa', 'ua', 'segment_wa', 'n_train_utterances'}} of
+  one row's runs (utterance level unless named)."""
+  out = {}
+  for seed, results in by_seed.items():
+    for f in results.get('folds', ()):
+      out[(seed, f['fold'])] = {
+          'wa': f['utterance']['wa'], 'ua': f['utterance']['ua'],
+          'segment_wa': f['segment']['wa'],
+          'n_train_utterances': f.get('n_train_utterances')}
+  return out
+
+
+def _mean_std(values) -> str:
+  return f'{np.mean(values):.3f} ± {np.std(values):.3f}'
+
+
 def score_cells(results: dict[str, Any], link: str) -> list[str]:
   """[utterance WA, utterance UA, segment WA] as 'mean ± std' cells."""
   agg = results['aggregate']
@@ -255,87 +371,235 @@ def score_cells(results: dict[str, Any], link: str) -> list[str]:
           cell(agg['utterance'], 'ua'), cell(agg['segment'], 'wa')]
 
 
+def pooled_cells(by_seed: dict[int, dict[str, Any]], link: str) -> list[str]:
+  """score_cells over every (seed, fold) of several seeds' runs."""
+  if len(by_seed) == 1:
+    return score_cells(next(iter(by_seed.values())), link)
+  scores = list(fold_scores(by_seed).values())
+  column = lambda k: [s[k] for s in scores]
+  return [f"[{_mean_std(column('wa'))}]({link})", _mean_std(column('ua')),
+          _mean_std(column('segment_wa'))]
+
+
+def paired_gain(runs: dict[int, dict[str, Any]],
+                reference: dict[int, dict[str, Any]], metric: str = 'ua'
+                ) -> dict[str, Any] | None:
+  """A row's gain over a reference on the (seed, fold) pairs both ran.
+
+  Returns:
+    {'n', 'mean', 'std', 'wins', 'p'} of the per-pair differences of the
+    utterance-level `metric` (p: two-sided paired t-test, nan when n < 2 or
+    every difference is equal), or None without common pairs.
+  """
+  a, b = fold_scores(runs), fold_scores(reference)
+  pairs = sorted(set(a) & set(b))
+  if not pairs:
+    return None
+  diff = np.asarray([a[k][metric] - b[k][metric] for k in pairs])
+  p = float('nan')
+  if diff.size > 1 and np.ptp(diff) > 0:
+    p = float(scipy_stats.ttest_rel([a[k][metric] for k in pairs],
+                                    [b[k][metric] for k in pairs]).pvalue)
+  return {'n': int(diff.size), 'mean': float(diff.mean()),
+          'std': float(diff.std()), 'wins': int(np.sum(diff > 0)), 'p': p}
+
+
 def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
               protocols: Sequence[str] = PROTOCOLS, generations: int = 0,
               max_folds: int = 0, epochs: int = 0, synthetic: bool = False,
               cache_dir: str = 'features',
-              adjust: Callable[[Row, Any], None] | None = None
+              adjust: Callable[[Row, Any], None] | None = None,
+              seeds: Sequence[int] = (0,),
+              train_fractions: Sequence[float] = (1.0,),
+              pathnet: str = 'paper', shared_classes_only: bool = False
               ) -> dict[str, dict[str, Any]]:
   """Runs the rows and writes out/README.md.
 
   Args:
-    out: output folder; each run goes to out/<row>_<protocol>/.
+    out: output folder; each run goes to `run_dir(out, row, protocol, seed,
+      fraction)`.
     data_root: folder holding the corpora's folders.
-    rows: row names (see ROWS), in any order; the table keeps ROWS' order.
+    rows: row names (see ROWS) or GROUPS, in any order; the table keeps ROWS'
+      order.
     protocols: subset of PROTOCOLS.
     generations, max_folds, epochs: overrides for quick runs (0 = config's).
     synthetic: map every corpus to the built-in synthetic one (smoke tests).
     cache_dir: feature cache.
     adjust: optional callback(row, config) changing a run's config in place
       (e.g. tiny models in tests).
+    seeds: run seeds (folds and initialisation); the table pools them.
+    train_fractions: shares of each training fold's utterances (learning
+      curves); the table shows the largest.
+    pathnet: 'paper' or 'improved' (configs/improved.py) for PathNet rows.
+    shared_classes_only: keep only the classes common to every corpus of
+      the chosen rows.
 
   Returns:
-    {row name: {'missing': [...], 'runs': {protocol: results or
-    {'error': message}}}}.
+    {row name: {'missing': [...], 'runs': {protocol: results of the first
+    seed, or {'error': message}}, 'seeds': {protocol: {seed: results}},
+    'curve': {protocol: {fraction: {seed: results}}}}}.
   """
+  rows = expand_rows(rows)
   unknown = sorted(set(rows) - set(ROW_NAMES))
   if unknown:
-    raise ValueError(f'unknown rows {unknown}; valid: {", ".join(ROW_NAMES)}')
+    raise ValueError(f'unknown rows {unknown}; valid: {", ".join(ROW_NAMES)}'
+                     f', or the groups {", ".join(GROUPS)}')
   bad = sorted(set(protocols) - set(PROTOCOLS))
   if bad or not protocols:
     raise ValueError(f'protocols must be among {PROTOCOLS}, got {protocols}')
+  if not seeds or not train_fractions:
+    raise ValueError('need at least one seed and one train fraction')
+  if not all(0 < f <= 1 for f in train_fractions):
+    raise ValueError(f'train fractions must be in (0, 1], got '
+                     f'{list(train_fractions)}')
   if not synthetic and not os.path.isdir(data_root):
     raise FileNotFoundError(f'--data_root {data_root!r} is not a directory')
+  classes = (labels.shared_classes(row_corpora(rows)) if shared_classes_only
+             else ())
+  if shared_classes_only and not classes:
+    raise ValueError('the chosen rows share no class')
+  full = max(train_fractions)
   os.makedirs(out, exist_ok=True)
   outcome = {}
   for row in (r for r in ROWS if r.name in rows):
-    entry = {'missing': [], 'runs': {}}
+    entry = {'missing': [], 'runs': {}, 'seeds': {}, 'curve': {}}
     outcome[row.name] = entry
-    done = None  # workdir of a finished protocol of this row
+    done = {}  # seed -> workdir of a finished run (its source is reusable)
     for protocol in protocols:
-      config = run_config(row, protocol, data_root=data_root,
-                          cache_dir=cache_dir, generations=generations,
-                          max_folds=max_folds, epochs=epochs,
-                          synthetic=synthetic)
-      if adjust is not None:
-        adjust(row, config)
-      entry['missing'] = missing_corpora(row, config, data_root)
+      for fraction in sorted(train_fractions, reverse=True):
+        for seed in seeds:
+          config = run_config(row, protocol, data_root=data_root,
+                              cache_dir=cache_dir, generations=generations,
+                              max_folds=max_folds, epochs=epochs,
+                              synthetic=synthetic, seed=seed,
+                              train_fraction=fraction, pathnet=pathnet,
+                              classes=classes)
+          if adjust is not None:
+            adjust(row, config)
+          entry['missing'] = missing_corpora(row, config, data_root)
+          if entry['missing']:
+            break
+          workdir = run_dir(out, row.name, protocol, seed, fraction)
+          try:
+            share_source(row, config, done.get(seed), workdir)
+            results = run_one(row, config, workdir)
+            done.setdefault(seed, workdir)
+          except (ValueError, FileNotFoundError) as e:
+            print(f'error: {row.name} ({protocol}): {e}', file=sys.stderr)
+            results = {'error': str(e)}
+          entry['curve'].setdefault(protocol, {}).setdefault(
+              fraction, {})[seed] = results
+          if fraction == full:
+            entry['seeds'].setdefault(protocol, {})[seed] = results
+            entry['runs'].setdefault(protocol, results)
+        if entry['missing']:
+          break
       if entry['missing']:
         break
-      workdir = os.path.join(out, f'{row.name}_{protocol}')
-      try:
-        share_source(row, config, done, workdir)
-        entry['runs'][protocol] = run_one(row, config, workdir)
-        done = workdir
-      except (ValueError, FileNotFoundError) as e:
-        print(f'error: {row.name} ({protocol}): {e}', file=sys.stderr)
-        entry['runs'][protocol] = {'error': str(e)}
+  curves = (learning_curves(outcome, out, protocols)
+            if len(train_fractions) > 1 else [])
   with open(os.path.join(out, 'README.md'), 'w') as f:
     f.write(readme(outcome, protocols, data_root=data_root,
                    generations=generations, max_folds=max_folds,
-                   epochs=epochs, synthetic=synthetic))
+                   epochs=epochs, synthetic=synthetic, seeds=seeds,
+                   pathnet=pathnet, classes=classes, curves=curves))
   return outcome
+
+
+def _ok(by_seed: dict[int, dict[str, Any]] | None) -> dict[int, dict]:
+  """The seeds' runs that finished (no error entries)."""
+  return {s: r for s, r in (by_seed or {}).items() if 'error' not in r}
+
+
+def gains_lines(outcome: dict[str, dict[str, Any]],
+                protocols: Sequence[str]) -> list[str]:
+  """The markdown gains table of the GAINS pairs that both ran."""
+  by_name = {r.name: r for r in ROWS}
+  lines = []
+  for row, ref in GAINS:
+    if row not in outcome or ref not in outcome:
+      continue
+    for p in protocols:
+      g = paired_gain(_ok(outcome[row]['seeds'].get(p)),
+                      _ok(outcome[ref]['seeds'].get(p)))
+      if g is None:
+        continue
+      p_value = '—' if np.isnan(g['p']) else f"{g['p']:.3g}"
+      lines.append(
+          f"| {by_name[row].label} | {by_name[ref].label} | {p} | "
+          f"{g['mean']:+.3f} ± {g['std']:.3f} | {g['wins']}/{g['n']} | "
+          f'{p_value} |')
+  if not lines:
+    return []
+  return ['', '## Gains (utterance UA, paired over the same seeds and folds)',
+          '', 'Difference row − reference per (seed, fold) of the same target '
+          'folds: mean ± std, how many pairs the row wins, and the two-sided '
+          'paired t-test p-value.', '',
+          '| row | reference | protocol | UA gain | wins | p |',
+          '|---|---|---|---|---|---|'] + lines
+
+
+def learning_curves(outcome: dict[str, dict[str, Any]], out: str,
+                    protocols: Sequence[str]) -> list[str]:
+  """One PNG per (protocol, target) of utterance UA against the number of
+  training utterances per fold, a line per row; markdown lines for them."""
+  by_name = {r.name: r for r in ROWS}
+  lines = []
+  for p in protocols:
+    groups: dict[str, dict[str, Any]] = {}
+    for name, entry in outcome.items():
+      for fraction, by_seed in sorted(entry['curve'].get(p, {}).items()):
+        scores = list(fold_scores(_ok(by_seed)).values())
+        if not scores:
+          continue
+        target = next(iter(_ok(by_seed).values()))['target']
+        n_utt = [s['n_train_utterances'] for s in scores]
+        x = (float(np.mean(n_utt)) if None not in n_utt else fraction)
+        ua = [s['ua'] for s in scores]
+        curve = groups.setdefault(target, {}).setdefault(
+            by_name[name].label, {'x': [], 'mean': [], 'std': []})
+        curve['x'].append(x)
+        curve['mean'].append(float(np.mean(ua)))
+        curve['std'].append(float(np.std(ua)))
+    for target, curves in groups.items():
+      stem = 'curve_' + ''.join(c if c.isalnum() else '_' for c in
+                                f'{target}_{p}')
+      plots.plot_learning_curves(
+          curves, os.path.join(out, stem + '.png'),
+          f'{target} ({p}): utterance UA against training utterances')
+      lines += [f'- `{target}`, {p}: [{stem}.png]({stem}.png)']
+  return lines
 
 
 def readme(outcome: dict[str, dict[str, Any]], protocols: Sequence[str], *,
            data_root: str, generations: int, max_folds: int, epochs: int,
-           synthetic: bool) -> str:
+           synthetic: bool, seeds: Sequence[int] = (0,),
+           pathnet: str = 'paper', classes: Sequence[str] = (),
+           curves: Sequence[str] = ()) -> str:
   """The comparison table (markdown)."""
   by_name = {r.name: r for r in ROWS}
   head = ['row', 'method', 'paper']
   for p in protocols:
     head += [f'{p}: utterance WA', 'utterance UA', 'segment WA']
   head.append('notes')
+  pooled = (f'over folds of {len(seeds)} seeds ({", ".join(map(str, seeds))})'
+            if len(seeds) > 1 else 'over folds')
   lines = [
       '# Nguyen et al. (2023) reproduced', '',
-      'Overall accuracy. *paper*: their figure (random 5-fold). *Ours*: mean '
-      '± std over folds of weighted accuracy (WA = overall accuracy) and '
+      f'Overall accuracy. *paper*: their figure (random 5-fold). *Ours*: mean '
+      f'± std {pooled} of weighted accuracy (WA = overall accuracy) and '
       'unweighted accuracy (UA = mean per-class recall), at utterance level '
       '(mean of segment log-probabilities) and segment level. '
       '`random_kfold`: 5 folds stratified by emotion, split by utterance (the '
       'paper); `speaker_kfold`: leave-one-speaker-out (10 speaker groups for '
       'corpora with more speakers). Each WA links to the run\'s summary '
       '(confusion.png and fitness.png sit beside it).', '']
+  if pathnet != 'paper':
+    lines += [f'PathNet rows use the `{pathnet}` config '
+              f'(experiments/configs/{pathnet}.py) on top of each row.', '']
+  if classes:
+    lines += ['Shared classes only: every run keeps ' + ', '.join(classes) +
+              ' (the classes common to all corpora of these rows).', '']
   quick = [s for s, v in (('generations', generations),
                           ('max_folds', max_folds), ('epochs', epochs)) if v]
   if quick or synthetic:
@@ -356,20 +620,31 @@ def readme(outcome: dict[str, dict[str, Any]], protocols: Sequence[str], *,
       notes.insert(0, f"not run: corpus {', '.join(entry['missing'])} not "
                    'found')
     for p in protocols:
-      res = entry['runs'].get(p)
-      if res is None or 'error' in res:
+      by_seed = entry.get('seeds', {}).get(p) or (
+          {0: entry['runs'][p]} if p in entry['runs'] else {})
+      errors = [r['error'] for r in by_seed.values() if 'error' in r]
+      done = _ok(by_seed)
+      if not done:
         cells += ['—'] * 3
-        if res is not None:
-          notes.append(f"{p} failed: {res['error']}")
       else:
-        cells += score_cells(res, f'{name}_{p}/summary.md')
+        first = os.path.basename(run_dir('', name, p, min(done)))
+        cells += pooled_cells(done, f'{first}/summary.md')
+      notes += [f'{p} failed: {e}' for e in errors]
     cells.append('; '.join(notes))
     lines.append('| ' + ' | '.join(c.replace('|', '/') for c in cells) + ' |')
+  lines += gains_lines(outcome, protocols)
+  if curves:
+    lines += ['', '## Learning curves (utterance UA against the training '
+              'utterances per fold, mean ± std over folds and seeds)', '']
+    lines += list(curves)
   settings = (f'{generations} generations' if generations else
               'the generations of each config (the paper: 200)')
+  pathnet_settings = ("the paper's hyper-parameters (configs/default.py)"
+                      if pathnet == 'paper' else
+                      f'configs/{pathnet}.py applied to each row')
   lines += ['', f'Settings: experiments/configs/<row>.py with {settings}; the '
-            "PathNet rows use the paper's hyper-parameters (configs/default.py)"
-            ', the CNN rows configs/finetune.py.']
+            f'PathNet rows use {pathnet_settings}, the CNN rows '
+            'configs/finetune.py.']
   if synthetic:
     lines += ['', 'Every corpus was replaced by the built-in synthetic one.']
   else:
@@ -391,7 +666,8 @@ def define_flags() -> None:
                       'Folder holding emodb/, savee/, enterface/, ravdess/.')
   flags.DEFINE_string('out', 'results', 'Output folder.')
   flags.DEFINE_list('rows', list(ROW_NAMES), 'Rows to run: '
-                    + ','.join(ROW_NAMES))
+                    + ','.join(ROW_NAMES) + '; or the groups '
+                    + ','.join(GROUPS))
   flags.DEFINE_list('protocols', list(PROTOCOLS), 'Evaluation protocols.')
   flags.DEFINE_integer('generations', 0, 'PathNet generations (0: config).')
   flags.DEFINE_integer('max_folds', 0, 'Run only the first k folds (0: all).')
@@ -400,6 +676,13 @@ def define_flags() -> None:
   flags.DEFINE_bool('synthetic', False, 'Use the synthetic corpus for every '
                     'corpus (a smoke test of the whole table).')
   flags.DEFINE_string('cache_dir', 'features', 'Feature cache folder.')
+  flags.DEFINE_list('seeds', ['0'], 'Run seeds (folds and initialisation).')
+  flags.DEFINE_list('train_fractions', ['1'], 'Shares of each training '
+                    "fold's utterances (learning curves), e.g. 0.1,0.25,0.5,1.")
+  flags.DEFINE_enum('pathnet', 'paper', ['paper', 'improved'],
+                    'PathNet rows: the paper config or configs/improved.py.')
+  flags.DEFINE_bool('shared_classes_only', False, 'Keep only the classes '
+                    'common to every corpus of the chosen rows.')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -412,7 +695,9 @@ def main(argv: Sequence[str]) -> None:
     reproduce(f.out, data_root=f.data_root, rows=f.rows,
               protocols=f.protocols, generations=f.generations,
               max_folds=f.max_folds, epochs=f.epochs, synthetic=f.synthetic,
-              cache_dir=f.cache_dir)
+              cache_dir=f.cache_dir, seeds=[int(v) for v in f.seeds],
+              train_fractions=[float(v) for v in f.train_fractions],
+              pathnet=f.pathnet, shared_classes_only=f.shared_classes_only)
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f'error: {e}')
   print(f"wrote {os.path.join(f.out, 'README.md')}")

@@ -104,6 +104,36 @@ def validation_split(train_rows, utterance, label, fraction: float = 0.15,
   return np.sort(train_rows[~is_val]), np.sort(train_rows[is_val])
 
 
+def subsample_utterances(train_rows, utterance, label, fraction: float,
+                         seed: int = 0) -> np.ndarray:
+  """The rows of a `fraction` of a training fold's utterances (learning curves).
+
+  Whole utterances are kept or dropped, stratified by label where every class
+  can keep one utterance (plain random otherwise), at least one utterance;
+  fraction 1 returns train_rows unchanged. Test folds are never touched.
+
+  Returns:
+    sorted int64 rows, a subset of train_rows.
+  """
+  train_rows = np.asarray(train_rows, dtype=np.int64)
+  if not 0 < fraction <= 1:
+    raise ValueError(f'fraction must be in (0, 1], got {fraction}')
+  if fraction == 1:
+    return train_rows
+  utterance, label = np.asarray(utterance), np.asarray(label)
+  utt_ids, first = np.unique(utterance[train_rows], return_index=True)
+  utt_label = label[train_rows][first]
+  n_keep = max(1, int(round(fraction * utt_ids.size)))
+  if n_keep >= utt_ids.size:
+    return train_rows
+  _, counts = np.unique(utt_label, return_counts=True)
+  stratify = (utt_label if counts.min() >= 2 and n_keep >= counts.size
+              and utt_ids.size - n_keep >= counts.size else None)
+  kept, _ = ms.train_test_split(utt_ids, train_size=n_keep, random_state=seed,
+                                stratify=stratify)
+  return np.sort(train_rows[np.isin(utterance[train_rows], kept)])
+
+
 PROTOCOLS: dict[str, Callable[..., list[Fold]]] = {
     'random_kfold': random_kfold,
     'speaker_kfold': speaker_kfold,

@@ -56,9 +56,25 @@ from pathnet_jax import train as train_lib
 from pathnet_jax import transfer
 
 TASKS = ('scratch', 'transfer', 'multi_source')
-MODALITIES = ('audio', 'video')
+MODALITIES = ('audio', 'video', 'image')
 # Settings a rerun in the same workdir may change (it resumes finished folds).
 RESUMABLE_KEYS = ('folds', 'max_folds')
+# Fields added after runs were recorded: at these values a config equals one
+# recorded without them (so older workdirs still resume).
+ADDED_DEFAULTS = {'train_fraction': 1.0, 'shared_classes_only': False}
+
+
+def without_added_defaults(config_dict: dict[str, Any]) -> dict[str, Any]:
+  """A config as JSON values, without the ADDED_DEFAULTS at their defaults."""
+  d = json.loads(json.dumps(metrics.jsonable(config_dict)))
+  return {k: v for k, v in d.items()
+          if not (k in ADDED_DEFAULTS and v == ADDED_DEFAULTS[k])}
+
+
+def comparable(config_dict: dict[str, Any]) -> dict[str, Any]:
+  """What must match for a workdir to be resumed by another config."""
+  return {k: v for k, v in without_added_defaults(config_dict).items()
+          if k not in RESUMABLE_KEYS}
 
 
 def check_config(config) -> None:
@@ -90,6 +106,12 @@ def check_config(config) -> None:
                      f'{config.fitness!r}')
   if config.normalize not in normalize.MODES:
     raise ValueError(f'config.normalize must be one of {normalize.MODES}')
+  if not 0 < float(config.get('train_fraction', 1.0)) <= 1:
+    raise ValueError('config.train_fraction must be in (0, 1], got '
+                     f'{config.train_fraction}')
+  if config.get('shared_classes_only', False) and not config.sources:
+    raise ValueError('config.shared_classes_only needs config.sources (the '
+                     'corpora whose classes the target shares)')
 
 
 def git_commit() -> str:
@@ -129,11 +151,6 @@ def fold_plan(config, fs) -> tuple[list[splits.Fold], list[int]]:
   return folds, chosen
 
 
-def _comparable(config) -> dict[str, Any]:
-  d = json.loads(json.dumps(metrics.jsonable(config.to_dict())))
-  return {k: v for k, v in d.items() if k not in RESUMABLE_KEYS}
-
-
 def claim_workdir(config, workdir: str) -> None:
   """Records the config in workdir; refuses a workdir of another run.
 
@@ -144,8 +161,8 @@ def claim_workdir(config, workdir: str) -> None:
   path = os.path.join(workdir, 'config.json')
   if os.path.exists(path):
     with open(path) as f:
-      old = {k: v for k, v in json.load(f).items() if k not in RESUMABLE_KEYS}
-    new = _comparable(config)
+      old = comparable(json.load(f))
+    new = comparable(config.to_dict())
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
     if changed:
       raise ValueError(f'workdir {workdir!r} holds a run with another config '
@@ -156,10 +173,26 @@ def claim_workdir(config, workdir: str) -> None:
   os.replace(path + '.tmp', path)
 
 
-def evolve_source(key, config, workdir: str):
-  """Evolve on all of the (pooled) source corpora: (result, source set)."""
+def load_task(config):
+  """(target, pooled sources or None) as the run uses them.
+
+  The sources are read for transfer tasks, and for a scratch run with
+  config.shared_classes_only (its sources then only say which classes to
+  keep, so that it runs on the same rows as its transfer counterpart).
+  """
+  target = data.load_corpus(config.target, config)
+  shared = config.get('shared_classes_only', False)
+  if config.task == 'scratch' and not shared:
+    return target, None
+  source = data.load_corpus('+'.join(config.sources), config)
+  if shared:
+    target, source = data.restrict_to_shared(target, source)
+  return target, source
+
+
+def evolve_source(key, config, workdir: str, src):
+  """Evolve on all of the (pooled) source set `src`: the EvolveResult."""
   spec = '+'.join(config.sources)
-  src = data.load_corpus(spec, config)
   stats = normalize.fit_normalizer(src.x, config.normalize)
   x = normalize.apply_normalizer(stats, src.x)
   logging.info('source %s: %d rows, %d classes', spec, len(src),
@@ -169,7 +202,7 @@ def evolve_source(key, config, workdir: str):
       workdir=os.path.join(workdir, 'source', 'checkpoints'),
       augment=augment_lib.from_config(config),
       progress=_log_progress('source', config.evolution.generations))
-  return result, src
+  return result
 
 
 def test_log_probs(config, params, genotype, frozen_slots, x_test):
@@ -190,6 +223,10 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
     with open(scores_path) as f:
       return json.load(f), None
   t0 = time.perf_counter()
+  n_fold_rows = int(train_rows.size)
+  train_rows = splits.subsample_utterances(
+      train_rows, fs.utterance, fs.label,
+      float(config.get('train_fraction', 1.0)), config.seed + i)
   stats = normalize.fit_normalizer(fs.x, config.normalize, rows=train_rows)
   fit_rows, fitness_rows = train_rows, None
   if config.fitness == 'validation':
@@ -220,6 +257,8 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
   y_test = fs.label[test_rows]
   scores = {
       'fold': i, 'n_train_rows': int(fit_rows.size),
+      'n_fold_train_rows': n_fold_rows,
+      'n_train_utterances': int(np.unique(fs.utterance[train_rows]).size),
       'n_fitness_rows': int(fitness_rows.size if fitness_rows is not None
                             else fit_rows.size),
       'n_test_rows': int(test_rows.size),
@@ -283,7 +322,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Cross-validated evolution (and transfer) on config.target."""
   check_config(config)
   start = time.perf_counter()
-  fs = data.load_corpus(config.target, config)
+  fs, src = load_task(config)
   folds, chosen = fold_plan(config, fs)
   claim_workdir(config, workdir)
   key_source, key_folds = jax.random.split(jax.random.key(config.seed))
@@ -292,7 +331,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   source, source_history, source_best = None, None, None
   if config.task != 'scratch':
     t0 = time.perf_counter()
-    source, src = evolve_source(key_source, config, workdir)
+    source = evolve_source(key_source, config, workdir, src)
     timings['source_s'] = time.perf_counter() - t0
     source_history = {k: v.tolist() for k, v in source.history.items()}
     source_best = {'genotype': source.best_genotype,

@@ -3,6 +3,7 @@ import json
 import os
 import re
 
+import numpy as np
 import pytest
 
 from experiments import reproduce
@@ -135,3 +136,101 @@ def test_second_protocol_starts_from_the_first_ones_source(tmp_path):
   scratch = by_name['a_emo']
   assert not reproduce.share_source(scratch, reproduce.row_config(scratch),
                                     str(first), str(tmp_path / 'other'))
+
+
+def tiny_small_batches(row, config):
+  tiny(row, config)
+  config.optim.batch_size = 8  # half a training fold is ~15 segments
+
+
+@pytest.fixture(scope='module')
+def seeded(tmp_path_factory):
+  """Transfer and its scratch reference, 2 seeds x 2 training fractions."""
+  out = str(tmp_path_factory.mktemp('seeded'))
+  outcome = reproduce.reproduce(
+      out, data_root='unused', rows=['emodb_f2m', 'emodb_m'],
+      protocols=['random_kfold'], generations=2, max_folds=1, synthetic=True,
+      adjust=tiny_small_batches, seeds=(0, 1), train_fractions=(0.5, 1.0))
+  return out, outcome
+
+
+@pytest.mark.slow  # 8 tiny runs: ~2-5 min on the 2-core machine
+def test_seeds_are_pooled_in_the_table(seeded):
+  out, outcome = seeded
+  runs = outcome['emodb_m']['seeds']['random_kfold']
+  assert sorted(runs) == [0, 1]
+  assert runs[1]['seed'] == 1 and runs[1]['config']['train_fraction'] == 1
+  assert os.path.isdir(os.path.join(out, 'emodb_m_random_kfold_seed1'))
+  assert os.path.isdir(os.path.join(out, 'emodb_m_random_kfold_frac0.5'))
+  ua = [f['utterance']['ua'] for r in runs.values() for f in r['folds']]
+  _, rows = _table_rows(out)
+  assert rows['A_EMO♂'][4] == f'{np.mean(ua):.3f} ± {np.std(ua):.3f}'
+
+
+@pytest.mark.slow  # 8 tiny runs: ~2-5 min on the 2-core machine
+def test_gains_pair_the_same_seeds_and_folds(seeded):
+  out, outcome = seeded
+  gain = reproduce.paired_gain(outcome['emodb_f2m']['seeds']['random_kfold'],
+                               outcome['emodb_m']['seeds']['random_kfold'])
+  diff = [a['utterance']['ua'] - b['utterance']['ua']
+          for s in (0, 1)
+          for a, b in zip(
+              outcome['emodb_f2m']['seeds']['random_kfold'][s]['folds'],
+              outcome['emodb_m']['seeds']['random_kfold'][s]['folds'])]
+  assert gain['n'] == 2 and gain['mean'] == pytest.approx(np.mean(diff))
+  assert gain['wins'] == sum(d > 0 for d in diff)
+  text, _ = _table_rows(out)
+  assert '## Gains' in text
+  assert f"| A_EMO♀→♂ | A_EMO♂ | random_kfold | {gain['mean']:+.3f}" in text
+
+
+@pytest.mark.slow  # 8 tiny runs: ~2-5 min on the 2-core machine
+def test_learning_curves_are_plotted_per_target(seeded):
+  out, outcome = seeded
+  half = outcome['emodb_m']['curve']['random_kfold'][0.5][0]
+  full = outcome['emodb_m']['curve']['random_kfold'][1.0][0]
+  assert (half['folds'][0]['n_train_utterances']
+          < full['folds'][0]['n_train_utterances'])
+  assert half['folds'][0]['n_test_rows'] == full['folds'][0]['n_test_rows']
+  text, _ = _table_rows(out)
+  png = 'curve_synthetic_sex_m_random_kfold.png'
+  assert f']({png})' in text
+  with open(os.path.join(out, png), 'rb') as f:
+    assert f.read(4) == b'\x89PNG'
+
+
+def test_paired_gain_test_statistic():
+  def runs(uas):
+    return {0: {'folds': [{'fold': i, 'utterance': {'wa': u, 'ua': u},
+                           'segment': {'wa': u}} for i, u in enumerate(uas)]}}
+  gain = reproduce.paired_gain(runs([0.6, 0.7, 0.9]), runs([0.5, 0.5, 0.6]))
+  assert gain['mean'] == pytest.approx(0.2) and gain['wins'] == 3
+  assert gain['p'] == pytest.approx(0.0742, abs=1e-3)  # t = 4, 2 dof
+  assert reproduce.paired_gain(runs([0.5]), {}) is None
+
+
+def test_shared_classes_and_improved_options_shape_the_configs():
+  by_name = {r.name: r for r in reproduce.ROWS}
+  assert reproduce.row_corpora(['a_rav_emo_ft', 'a_emo']) == ['emodb',
+                                                              'ravdess']
+  c = reproduce.run_config(by_name['a_rav_emof_emom'], 'random_kfold',
+                           data_root='d', cache_dir='c',
+                           classes=('anger', 'fear'), pathnet='improved',
+                           seed=2, train_fraction=0.25)
+  assert c.target == 'emodb:sex=m;label=anger,fear'
+  assert c.sources == ('ravdess:label=anger,fear',
+                       'emodb:sex=f;label=anger,fear')
+  assert c.model.input_view == 'time_pooled' and c.seed == 2
+  assert c.train_fraction == 0.25
+  ft = reproduce.run_config(by_name['a_rav_emo_ft'], 'random_kfold',
+                            data_root='d', cache_dir='c', classes=('anger',),
+                            pathnet='improved')
+  assert (ft.target, ft.source) == ('emodb:label=anger', 'ravdess:label=anger')
+  assert 'input_view' not in ft.model  # improved is a PathNet variant
+
+
+def test_cross_corpus_group_names_rows_with_configs():
+  rows = reproduce.expand_rows(['cross_corpus', 'a_emo'])
+  assert rows[0] == 'a_emo' and rows.count('a_emo') == 1
+  assert set(rows) <= set(reproduce.ROW_NAMES)
+  assert {a for pair in reproduce.GAINS for a in pair} <= set(rows)

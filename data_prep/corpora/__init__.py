@@ -2,9 +2,12 @@
 
 Each module (emodb, savee, enterface, ravdess) exposes
 `records(root, modality=None) -> list[Record]`, sorted by path. `modality`
-'audio' or 'video' keeps the recordings that feature would be extracted from;
-None returns every (file, modality) pair the corpus offers (an eNTERFACE .avi
-thus appears once as 'audio' and once as 'video').
+'audio', 'video' or 'image' keeps the recordings that feature would be
+extracted from; None returns every (file, modality) pair the corpus offers
+(an eNTERFACE .avi thus appears once as 'audio' and once as 'video').
+
+A corpus without a reader is named by its manifest: 'manifest:PATH.csv'
+(see `manifest`); `read(name, root, modality)` serves both kinds.
 """
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ from pathlib import Path
 from types import ModuleType
 
 NAMES = ('emodb', 'savee', 'enterface', 'ravdess')
-MODALITIES = ('audio', 'video')
+# audio: log-mel segments; video: a face crop per frame; image: the face crop
+# of one still picture.
+MODALITIES = ('audio', 'video', 'image')
+MANIFEST = 'manifest:'  # prefix of a manifest corpus name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +35,8 @@ class Record:
     utterance_id: the file's path relative to the corpus root (posix).
     label: harmonised emotion name (one of labels.EMOTIONS).
     sex: 'f', 'm' or '' when the corpus does not say.
-    modality: 'audio' (log-mel of its sound) or 'video' (face crops).
+    modality: 'audio' (log-mel of its sound), 'video' (a face crop per
+      frame) or 'image' (the face crop of a still picture).
   """
   corpus: str
   path: str
@@ -47,8 +54,26 @@ class CorpusError(ValueError):
 def get(name: str) -> ModuleType:
   """The reader module of corpus `name` (one of NAMES)."""
   if name not in NAMES:
-    raise ValueError(f'unknown corpus {name!r}; known: {", ".join(NAMES)}')
+    raise ValueError(f'unknown corpus {name!r}; known: {", ".join(NAMES)}, '
+                     f'or {MANIFEST}PATH.csv')
   return importlib.import_module(f'data_prep.corpora.{name}')
+
+
+def is_manifest(name: str) -> bool:
+  """Whether a corpus name is 'manifest:PATH.csv'."""
+  return name.startswith(MANIFEST)
+
+
+def read(name: str, root: str | os.PathLike | None,
+         modality: str | None = None) -> list[Record]:
+  """Records of a named corpus under root, or of 'manifest:PATH.csv' (which
+  needs no root: its paths are absolute or relative to the CSV's folder)."""
+  if is_manifest(name):
+    from data_prep.corpora import manifest  # pylint: disable=g-import-not-at-top
+    return manifest.records(name.removeprefix(MANIFEST), modality)
+  if root is None:
+    raise ValueError(f'corpus {name!r} needs a root folder')
+  return get(name).records(root, modality)
 
 
 def check_root(root: str | os.PathLike) -> Path:
@@ -59,14 +84,16 @@ def check_root(root: str | os.PathLike) -> Path:
   return path
 
 
-def check_modality(modality: str | None) -> tuple[str, ...]:
-  """Modalities asked for: (m,) or all when None."""
+def check_modality(modality: str | None,
+                   offered: tuple[str, ...] = ('audio', 'video')
+                   ) -> tuple[str, ...]:
+  """Modalities asked for that the corpus `offered`: all offered when None."""
   if modality is None:
-    return MODALITIES
+    return offered
   if modality not in MODALITIES:
     raise ValueError(f'modality must be one of {MODALITIES} or None, '
                      f'got {modality!r}')
-  return (modality,)
+  return (modality,) if modality in offered else ()
 
 
 def relative(path: Path, root: Path) -> str:

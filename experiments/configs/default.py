@@ -14,9 +14,11 @@ def get_config() -> ml_collections.ConfigDict:
   # What to run: 'scratch' (target only), 'transfer' (sources -> target),
   # 'multi_source' (pooled sources -> target).
   c.task = 'scratch'
-  c.modality = 'audio'
-  # Corpus specs: 'synthetic', 'emodb', 'savee', 'enterface', 'ravdess', with
-  # optional row filters, e.g. 'emodb:sex=f' or 'emodb:speaker=03,08'.
+  c.modality = 'audio'  # | 'video' (face crop per frame) | 'image'
+  # Corpus specs: 'synthetic', 'emodb', 'savee', 'enterface', 'ravdess',
+  # 'manifest:PATH.csv' or a FeatureSet .npz, with optional row filters, e.g.
+  # 'emodb:sex=f', 'emodb:speaker=03,08', 'emodb:label=anger,sadness'; '+'
+  # pools several (experiments/data.py).
   c.target = 'emodb'
   c.sources = ()
   c.data_root = '../shared/data'  # holds <corpus>/ folders in their layouts
@@ -30,6 +32,13 @@ def get_config() -> ml_collections.ConfigDict:
   # Fitness rows: 'train' (the paper) or 'validation' (held-out utterances).
   c.fitness = 'train'
   c.validation_fraction = 0.15
+  # Learning curves: keep this fraction of each training fold's utterances
+  # (stratified, seeded by seed + fold); test folds are unchanged.
+  c.train_fraction = 1.0
+  # Keep only the classes the target shares with the sources (in both), as
+  # cross-corpus papers do; a scratch run with sources set then uses the
+  # same rows as its transfer counterpart.
+  c.shared_classes_only = False
 
   c.model = ml_collections.ConfigDict()
   c.model.num_layers = 3

@@ -18,8 +18,8 @@ from ml_collections import config_dict
 def get_config(preset: str = '') -> ml_collections.ConfigDict:
   """The default config, changed by `preset`."""
   config = ml_collections.ConfigDict()
-  # Data: corpus names ('synthetic', 'emodb', 'savee', ...), see
-  # experiments.finetune.load_corpus. source None = train from scratch.
+  # Data: corpus specs ('synthetic', 'emodb', 'ravdess', 'emodb:sex=f',
+  # 'manifest:PATH.csv', ...; experiments/data.py). source None = scratch.
   config.target = 'synthetic'
   config.source = config_dict.placeholder(str)
   config.modality = 'audio'
@@ -35,6 +35,11 @@ def get_config(preset: str = '') -> ml_collections.ConfigDict:
   config.seed = 0
   config.normalizer = 'pixel'  # | 'band_channel' | 'none'
   config.val_fraction = 0.0  # > 0: keep the epoch with best validation acc.
+  # Learning curves: this fraction of each training fold's utterances (the
+  # same ones experiments.train keeps); test folds unchanged.
+  config.train_fraction = 1.0
+  # Keep only the classes source and target share (needs config.source).
+  config.shared_classes_only = False
 
   # AlexNet's shape at CPU scale: stride-2 first conv (AlexNet: stride 4 on
   # 224 px), 3x3/2 max-pools after conv 1, 2 and 5, two dropout dense layers.

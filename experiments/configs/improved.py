@@ -15,11 +15,16 @@ validation fitness did not improve the selection score on top of these.
 from experiments.configs import default
 
 
-def get_config():
-  c = default.get_config()
+def apply(c):
+  """Turns any PathNet config (a row of the paper, a transfer) into its
+  improved variant, in place; returns it."""
   c.model.input_view = 'time_pooled'
   c.optim.optimizer = 'momentum'
   c.optim.momentum = 0.9
   c.evolution.epochs_per_pathway = 5
   c.evolution.generations = 60
   return c
+
+
+def get_config():
+  return apply(default.get_config())
