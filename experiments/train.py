@@ -52,6 +52,7 @@ from experiments import normalize
 from experiments import plots
 from experiments import splits
 from experiments import workdir as workdir_lib
+from experiments.configs import default as default_config
 from pathnet_jax import augment as augment_lib
 from pathnet_jax import evolve
 from pathnet_jax import metrics
@@ -63,12 +64,17 @@ from pathnet_jax import transfer
 TASKS = ('scratch', 'transfer', 'multi_source')
 MODALITIES = ('audio', 'video')
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'demo.py')
+# Top-level config fields beyond configs/default.py that this binary reads.
+OPTIONAL_FIELDS = ('synthetic', 'parallel', 'max_folds', 'data_seed')
 # Settings a rerun in the same workdir may change (it resumes finished folds).
 RESUMABLE_KEYS = ('folds', 'max_folds')
 
 
 def check_config(config) -> None:
   """One clear error for settings that would otherwise fail deep in JAX."""
+  unknown = unknown_fields(config)
+  if unknown:
+    raise ValueError(unknown)
   if config.task not in TASKS:
     raise ValueError(f'config.task must be one of {TASKS}, got {config.task!r}')
   if config.task != 'scratch' and not config.sources:
@@ -99,6 +105,12 @@ def config_fields(config, prefix: str = '') -> list[str]:
   return names
 
 
+def unknown_field_message(field: str, known: Sequence[str]) -> str:
+  close = difflib.get_close_matches(field, known, n=1)
+  hint = f"; did you mean '{close[0]}'?" if close else ''
+  return f'unknown config field {field!r}{hint}'
+
+
 def unknown_override(config, argv: Sequence[str]) -> str | None:
   """The message for the first `--config.<field>=` of argv that `config` does
   not have, naming the nearest valid field; None when all are known."""
@@ -108,9 +120,18 @@ def unknown_override(config, argv: Sequence[str]) -> str | None:
       continue
     field = arg[len('--config.'):].split('=', 1)[0]
     if field not in known:
-      close = difflib.get_close_matches(field, known, n=1)
-      hint = f"; did you mean '{close[0]}'?" if close else ''
-      return f'unknown config field {field!r}{hint}'
+      return unknown_field_message(field, known)
+  return None
+
+
+def unknown_fields(config) -> str | None:
+  """The message for the first field of a config (file) that the default
+  config does not define and nothing reads: a typo that would otherwise be
+  silently ignored (`c.optim.learnin_rate = 0.1`). None when all are known."""
+  known = config_fields(default_config.get_config())
+  for field in config_fields(config):
+    if field.split('.')[0] not in OPTIONAL_FIELDS and field not in known:
+      return unknown_field_message(field, known)
   return None
 
 

@@ -178,6 +178,17 @@ def test_lock_is_exclusive_within_a_process_too(tmp_path):
         pass
 
 
+def test_unknown_field_in_a_config_file_names_the_nearest_valid_one(
+    tmp_path, capsys):
+  config = tiny_config()
+  config.optim.learnin_rate = 0.1  # a typo in a user's config file
+  assert train.run(config, str(tmp_path / 'run')) == 1
+  assert capsys.readouterr().err.strip() == (
+      "error: unknown config field 'optim.learnin_rate'; did you mean "
+      "'optim.learning_rate'?")
+  assert not (tmp_path / 'run').exists()
+
+
 # Bad inputs through the binary.
 
 def _cli(*args):
