@@ -27,17 +27,21 @@ same command; JAX joins them before anything else runs:
 """
 from __future__ import annotations
 
+import contextlib
+import difflib
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from absl import app
 from absl import flags
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
@@ -47,6 +51,8 @@ from experiments import data
 from experiments import normalize
 from experiments import plots
 from experiments import splits
+from experiments import workdir as workdir_lib
+from experiments.configs import default as default_config
 from pathnet_jax import augment as augment_lib
 from pathnet_jax import evolve
 from pathnet_jax import metrics
@@ -57,6 +63,9 @@ from pathnet_jax import transfer
 
 TASKS = ('scratch', 'transfer', 'multi_source')
 MODALITIES = ('audio', 'video', 'image')
+DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'demo.py')
+# Top-level config fields beyond configs/default.py that this binary reads.
+OPTIONAL_FIELDS = ('synthetic', 'parallel', 'max_folds', 'data_seed')
 # Settings a rerun in the same workdir may change (it resumes finished folds).
 RESUMABLE_KEYS = ('folds', 'max_folds')
 # Fields added after runs were recorded: at these values a config equals one
@@ -79,6 +88,9 @@ def comparable(config_dict: dict[str, Any]) -> dict[str, Any]:
 
 def check_config(config) -> None:
   """One clear error for settings that would otherwise fail deep in JAX."""
+  unknown = unknown_fields(config)
+  if unknown:
+    raise ValueError(unknown)
   if config.task not in TASKS:
     raise ValueError(f'config.task must be one of {TASKS}, got {config.task!r}')
   if config.task != 'scratch' and not config.sources:
@@ -88,19 +100,10 @@ def check_config(config) -> None:
   if config.modality not in MODALITIES:
     raise ValueError(f'config.modality must be one of {MODALITIES}, got '
                      f'{config.modality!r}')
-  if int(config.evolution.generations) < 1:
-    raise ValueError('config.evolution.generations must be >= 1, got '
-                     f'{config.evolution.generations}')
-  if int(config.evolution.population_size) < 2:
-    raise ValueError('config.evolution.population_size must be >= 2 (a '
-                     f'tournament needs two), got '
-                     f'{config.evolution.population_size}')
+  evolve.validate_config(config)  # model, evolution and optim ranges
   if int(config.n_splits) < 0 or int(config.n_splits) == 1:
     raise ValueError(f'config.n_splits must be 0 (protocol default) or >= 2, '
                      f'got {config.n_splits}')
-  if int(config.optim.batch_size) < 1:
-    raise ValueError(f'config.optim.batch_size must be >= 1, got '
-                     f'{config.optim.batch_size}')
   if config.fitness not in ('train', 'validation'):
     raise ValueError("config.fitness must be 'train' or 'validation', got "
                      f'{config.fitness!r}')
@@ -112,6 +115,61 @@ def check_config(config) -> None:
   if config.get('shared_classes_only', False) and not config.sources:
     raise ValueError('config.shared_classes_only needs config.sources (the '
                      'corpora whose classes the target shares)')
+
+
+def config_fields(config, prefix: str = '') -> list[str]:
+  """Every dotted field name of a ConfigDict: 'optim', 'optim.batch_size'..."""
+  names = []
+  for key, value in config.items():
+    names.append(prefix + key)
+    if hasattr(value, 'items'):
+      names += config_fields(value, f'{prefix}{key}.')
+  return names
+
+
+def unknown_field_message(field: str, known: Sequence[str]) -> str:
+  close = difflib.get_close_matches(field, known, n=1)
+  hint = f"; did you mean '{close[0]}'?" if close else ''
+  return f'unknown config field {field!r}{hint}'
+
+
+def unknown_override(config, argv: Sequence[str]) -> str | None:
+  """The message for the first `--config.<field>=` of argv that `config` does
+  not have, naming the nearest valid field; None when all are known."""
+  known = config_fields(config)
+  for arg in argv:
+    if not arg.startswith('--config.'):
+      continue
+    field = arg[len('--config.'):].split('=', 1)[0]
+    if field not in known:
+      return unknown_field_message(field, known)
+  return None
+
+
+def unknown_fields(config) -> str | None:
+  """The message for the first field of a config (file) that the default
+  config does not define and nothing reads: a typo that would otherwise be
+  silently ignored (`c.optim.learnin_rate = 0.1`). None when all are known."""
+  known = config_fields(default_config.get_config())
+  for field in config_fields(config):
+    if field.split('.')[0] not in OPTIONAL_FIELDS and field not in known:
+      return unknown_field_message(field, known)
+  return None
+
+
+def load_config_file(argv: Sequence[str], default: str):
+  """The ConfigDict that `--config=file.py[:arg]` in argv names."""
+  spec = default
+  for i, arg in enumerate(argv):
+    if arg.startswith('--config='):
+      spec = arg.split('=', 1)[1]
+    elif arg == '--config' and i + 1 < len(argv):
+      spec = argv[i + 1]
+  path, _, arg = spec.partition(':')
+  module_spec = importlib.util.spec_from_file_location('_config', path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(arg) if arg else module.get_config()
 
 
 def git_commit() -> str:
@@ -168,9 +226,8 @@ def claim_workdir(config, workdir: str) -> None:
       raise ValueError(f'workdir {workdir!r} holds a run with another config '
                        f'(differs in: {", ".join(changed)}); use a new '
                        '--workdir or delete it')
-  with open(path + '.tmp', 'w') as f:
-    json.dump(metrics.jsonable(config.to_dict()), f, indent=1)
-  os.replace(path + '.tmp', path)
+  if is_writer():
+    write_json(path, config.to_dict())
 
 
 def load_task(config):
@@ -215,13 +272,38 @@ def test_log_probs(config, params, genotype, frozen_slots, x_test):
       aggregate=config.model.aggregate, compute=config.model.compute))
 
 
+def fold_scores_in_memory(scores: dict[str, Any]) -> dict[str, Any]:
+  """A fold's scores with the per-level dicts in metrics' in-memory form
+  (NaN, not None, for the recall of a class absent from the test fold)."""
+  return {**scores, **{level: metrics.scores_from_json(scores[level])
+                       for level in ('segment', 'utterance')}}
+
+
+def read_finished_fold(scores_path: str, fold: int) -> dict[str, Any] | None:
+  """The scores a finished fold wrote, or None when there are none or they
+  do not read back whole (then the fold is recomputed, from its checkpoints
+  where they survive, rather than trusted)."""
+  if not os.path.exists(scores_path):
+    return None
+  try:
+    with open(scores_path) as f:
+      scores = fold_scores_in_memory(json.load(f))
+    if scores['fold'] != fold:
+      raise ValueError(f"it holds fold {scores['fold']}")
+    return scores
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    logging.warning('%s is unreadable (%s); recomputing fold %d', scores_path,
+                    e, fold)
+    return None
+
+
 def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
   """Evolve on one training fold and score its test fold."""
   fold_dir = os.path.join(workdir, f'fold_{i}')
   scores_path = os.path.join(fold_dir, 'scores.json')
-  if os.path.exists(scores_path):  # finished earlier: a rerun resumes here
-    with open(scores_path) as f:
-      return json.load(f), None
+  finished = read_finished_fold(scores_path, i)
+  if finished is not None:  # finished earlier: a rerun resumes here
+    return finished, None
   t0 = time.perf_counter()
   n_fold_rows = int(train_rows.size)
   train_rows = splits.subsample_utterances(
@@ -271,34 +353,60 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
       'steps_per_pathway': result.steps_per_pathway,
       'train_s': train_s, 'eval_s': time.perf_counter() - t0 - train_s,
   }
-  scores = metrics.jsonable(scores)
-  os.makedirs(fold_dir, exist_ok=True)
-  with open(scores_path + '.tmp', 'w') as f:
-    json.dump(scores, f)
-  os.replace(scores_path + '.tmp', scores_path)
+  scores = fold_scores_in_memory(metrics.jsonable(scores))
+  if is_writer():
+    os.makedirs(fold_dir, exist_ok=True)
+    write_json(scores_path, scores, indent=None)
   print(f"fold {i}: segment WA {scores['segment']['wa']:.3f} | utterance WA "
         f"{scores['utterance']['wa']:.3f} UA {scores['utterance']['ua']:.3f} "
         f'({train_s:.0f}s)', flush=True)
   return scores, (result, stats)
 
 
+def is_writer() -> bool:
+  """Only process 0 writes results, summaries, plots and model/: with several
+  hosts on one shared workdir every process would otherwise write each file."""
+  return jax.process_index() == 0
+
+
+def write_json(path: str, obj, indent: int | None = 1) -> None:
+  def write(tmp):
+    with open(tmp, 'w') as f:
+      json.dump(metrics.jsonable(obj), f, indent=indent)
+  workdir_lib.write_atomically(path, write)
+
+
+def write_text(path: str, text: str) -> None:
+  def write(tmp):
+    with open(tmp, 'w') as f:
+      f.write(text)
+  workdir_lib.write_atomically(path, write)
+
+
 def save_model(model_dir, config, params, genotype, frozen_slots, stats,
                class_names) -> None:
-  """What predict.py needs: parameters, pathway, normaliser, class names."""
+  """What predict.py needs: parameters, pathway, normaliser, class names.
+
+  Every process calls this: orbax saves the (replicated) parameters as one
+  copy from the primary host; the plain files come from process 0 only.
+  """
   os.makedirs(model_dir, exist_ok=True)
   path = os.path.abspath(os.path.join(model_dir, 'params'))
   with ocp.StandardCheckpointer() as ckptr:
     ckptr.save(path, params, force=True)
-  np.savez(os.path.join(model_dir, 'normalizer.npz'), mode=stats.mode,
-           mean=stats.mean, std=stats.std)
+  if not is_writer():
+    return
+  workdir_lib.write_atomically(
+      os.path.join(model_dir, 'normalizer.npz'),
+      lambda tmp: np.savez(tmp, mode=stats.mode, mean=stats.mean,
+                           std=stats.std))
   meta = {'genotype': np.asarray(genotype).tolist(),
           'frozen_slots': (None if frozen_slots is None else
                            [np.asarray(a).tolist() for a in frozen_slots]),
           'class_names': list(class_names),
           'feature_params': data.feature_params(config.modality),
           'config': config.to_dict()}
-  with open(os.path.join(model_dir, 'meta.json'), 'w') as f:
-    json.dump(metrics.jsonable(meta), f, indent=1)
+  write_json(os.path.join(model_dir, 'meta.json'), meta)
 
 
 def summary_markdown(results: dict[str, Any]) -> str:
@@ -318,13 +426,43 @@ def summary_markdown(results: dict[str, Any]) -> str:
   return '\n'.join(lines)
 
 
+@contextlib.contextmanager
+def hold_workdir(workdir: str) -> Iterator[None]:
+  """workdir.exclusive, taken by process 0; with several processes the
+  others learn its outcome, so that all of them stop together."""
+  if jax.process_count() == 1:
+    with workdir_lib.exclusive(workdir):
+      yield
+    return
+  with contextlib.ExitStack() as held:
+    error = ''
+    if is_writer():
+      try:
+        held.enter_context(workdir_lib.exclusive(workdir))
+      except workdir_lib.InUse as e:
+        error = str(e)
+    if multihost_utils.broadcast_one_to_all(np.int32(bool(error))):
+      raise workdir_lib.InUse(error or f'workdir {workdir!r} is in use by '
+                              'another run (process 0 could not lock it)')
+    yield
+
+
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
-  """Cross-validated evolution (and transfer) on config.target."""
+  """Cross-validated evolution (and transfer) on config.target.
+
+  Everything is checked and loaded before the workdir is touched; the run
+  then holds the workdir's lock until it has written its results.
+  """
   check_config(config)
   start = time.perf_counter()
   fs, src = load_task(config)
   folds, chosen = fold_plan(config, fs)
-  claim_workdir(config, workdir)
+  with hold_workdir(workdir):
+    claim_workdir(config, workdir)
+    return _evolve_and_score(config, workdir, fs, folds, chosen, start)
+
+
+def _evolve_and_score(config, workdir, fs, folds, chosen, start):
   key_source, key_folds = jax.random.split(jax.random.key(config.seed))
   timings = {'load_s': time.perf_counter() - start}
 
@@ -363,20 +501,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
       'source_history': source_history, 'source_best': source_best,
       'timings': timings,
   }
-  with open(os.path.join(workdir, 'results.json'), 'w') as f:
-    json.dump(metrics.jsonable(results), f, indent=1)
-  with open(os.path.join(workdir, 'summary.md'), 'w') as f:
-    f.write(summary_markdown(results))
-  plots.plot_confusion(np.asarray(aggregate['utterance']['confusion']),
-                       fs.class_names, os.path.join(workdir, 'confusion.png'),
-                       f'{config.target} ({config.protocol}), utterance level')
-  curves = {f'target fold {s["fold"]}': {
-      'best': s['history']['best_fitness'], 'mean': s['history']['mean_fitness']}
-            for s in fold_scores[:1]}
-  if source_history is not None:
-    curves = {'source': {'best': source_history['best_fitness'],
-                         'mean': source_history['mean_fitness']}, **curves}
-  plots.plot_fitness(curves, os.path.join(workdir, 'fitness.png'))
+  if is_writer():
+    write_outputs(workdir, config, results, fs.class_names)
   if first is not None:
     result, stats = first
     save_model(os.path.join(workdir, 'model'), config, result.params,
@@ -385,12 +511,33 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   return results
 
 
+def write_outputs(workdir, config, results, class_names) -> None:
+  """results.json, summary.md and the figures, each written atomically."""
+  write_json(os.path.join(workdir, 'results.json'), results)
+  write_text(os.path.join(workdir, 'summary.md'), summary_markdown(results))
+  workdir_lib.write_atomically(
+      os.path.join(workdir, 'confusion.png'),
+      lambda tmp: plots.plot_confusion(
+          np.asarray(results['aggregate']['utterance']['confusion']),
+          class_names, tmp,
+          f'{config.target} ({config.protocol}), utterance level'))
+  curves = {f'target fold {s["fold"]}': {
+      'best': s['history']['best_fitness'], 'mean': s['history']['mean_fitness']}
+            for s in results['folds'][:1]}
+  source_history = results['source_history']
+  if source_history is not None:
+    curves = {'source': {'best': source_history['best_fitness'],
+                         'mean': source_history['mean_fitness']}, **curves}
+  workdir_lib.write_atomically(os.path.join(workdir, 'fitness.png'),
+                               lambda tmp: plots.plot_fitness(curves, tmp))
+
+
 def run(config, workdir: str) -> int:
   """train_and_evaluate for the command line: exit code 0, or 1 after one
   `error: ...` line on stderr for a bad config, corpus or workdir."""
   try:
     results = train_and_evaluate(config, workdir)
-  except (ValueError, FileNotFoundError) as e:
+  except (ValueError, FileNotFoundError, workdir_lib.InUse) as e:
     print(f'error: {e}', file=sys.stderr, flush=True)
     return 1
   agg = results['aggregate']
@@ -405,7 +552,7 @@ def define_flags() -> None:
   """The binary's flags; defined only when run as a program, so that other
   binaries (reproduce, predict) can import this module."""
   config_flags.DEFINE_config_file(
-      'config', os.path.join(os.path.dirname(__file__), 'configs', 'demo.py'),
+      'config', DEFAULT_CONFIG,
       'Training configuration (default: the synthetic demo).',
       lock_config=True)
   flags.DEFINE_string('workdir', os.path.join('runs', 'demo'),
@@ -431,6 +578,21 @@ def main(argv: Sequence[str]) -> None:
   sys.exit(run(f.config, f.workdir))
 
 
+def define_flags_or_exit(argv: Sequence[str]) -> None:
+  """define_flags, turning ml_collections' traceback for an unknown
+  `--config.<field>` (it parses overrides already here) into one line."""
+  try:
+    define_flags()
+  except (AttributeError, KeyError) as e:
+    try:
+      message = unknown_override(load_config_file(argv, DEFAULT_CONFIG), argv)
+    except Exception:  # pylint: disable=broad-except
+      message = None  # the config file itself is broken: say what we know
+    first_line = str(e).strip().strip("'\"").splitlines()[0]
+    print(f'error: {message or first_line}', file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
 if __name__ == '__main__':
-  define_flags()
+  define_flags_or_exit(sys.argv)
   app.run(main)

@@ -1,10 +1,24 @@
-"""Orbax save/restore of the whole evolution state, keyed by generation."""
+"""Orbax save/restore of the whole evolution state, keyed by generation.
+
+A checkpoint that cannot be restored (corrupt data file, truncated manifest or
+metadata, a save that never committed) is moved aside, not deleted, and the
+next older one is tried, so a damaged disk costs generations, not the run.
+"""
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
+from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import orbax.checkpoint as ocp
+
+# Orbax writes this file last, just before it renames the finished step
+# directory into place; a step directory without it never finished saving.
+COMMIT_MARKER = 'commit_success.txt'
+CORRUPT_SUFFIX = '.corrupt'
 
 
 def manager(directory: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
@@ -22,11 +36,84 @@ def save(mngr: ocp.CheckpointManager, step: int, state) -> None:
   mngr.wait_until_finished()
 
 
+def aside_path(step_dir: str) -> str:
+  """`<step>.corrupt`, or `<step>.corrupt-k` when that name is taken.
+
+  Orbax lists only integer names as steps, so the moved directory is kept for
+  inspection but never restored or pruned.
+  """
+  path = step_dir + CORRUPT_SUFFIX
+  k = 1
+  while os.path.exists(path):
+    path, k = f'{step_dir}{CORRUPT_SUFFIX}-{k}', k + 1
+  return path
+
+
+@contextlib.contextmanager
+def _quiet_closed_event_loop():
+  """Silences one known echo of a failed restore.
+
+  Orbax reads through asyncio; when one TensorStore read fails, the loop
+  closes while the other reads still call back into it, and each prints a
+  RuntimeError('Event loop is closed') traceback that adds nothing to the
+  warning logged for the checkpoint. Those echoes can come after the restore
+  has raised, so after a failure the filter stays for the rest of the process.
+  """
+  previous = sys.unraisablehook
+
+  def hook(unraisable):
+    if not (isinstance(unraisable.exc_value, RuntimeError) and
+            'Event loop is closed' in str(unraisable.exc_value)):
+      previous(unraisable)
+
+  sys.unraisablehook = hook
+  yield  # an exception propagates from here and leaves the filter in place
+  sys.unraisablehook = previous
+
+
+def _restore(mngr: ocp.CheckpointManager, step: int, abstract):
+  step_dir = os.path.join(str(mngr.directory), str(step))
+  if not os.path.exists(os.path.join(step_dir, COMMIT_MARKER)):
+    raise ValueError(f'no {COMMIT_MARKER}: its save never finished')
+  with _quiet_closed_event_loop():
+    return mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+
+
+def _move_aside(mngr: ocp.CheckpointManager, step: int, error: Exception):
+  step_dir = os.path.join(str(mngr.directory), str(step))
+  reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+  reason = reason[:200] + ('...' if len(reason) > 200 else '')
+  if jax.process_index() == 0:  # one shared directory: one process renames
+    aside = aside_path(step_dir)
+    os.rename(step_dir, aside)
+    logging.warning('checkpoint %s cannot be restored (%s); moved it to %s '
+                    'and trying an older one', step_dir, reason, aside)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(f'checkpoint {step} moved aside')
+
+
 def restore_latest(mngr: ocp.CheckpointManager, target):
-  """(step, state restored into `target`'s structure), or (None, target)."""
-  step = mngr.latest_step()
-  if step is None:
-    return None, target
+  """(step, state) from the newest checkpoint that restores, or (None, target).
+
+  Unrestorable checkpoints are moved aside with a warning naming them; when
+  none is left the run starts over from `target`, after saying so.
+  """
+  steps = sorted(mngr.all_steps(), reverse=True)
   abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, target)
-  state = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
-  return step, state
+  for i, step in enumerate(steps):
+    try:
+      state = _restore(mngr, step, abstract)
+    except Exception as e:  # pylint: disable=broad-except
+      # Orbax and TensorStore report damage as many exception types
+      # (ValueError, JSONDecodeError, OSError, ...): any of them means this
+      # step is unusable, and an older one may still be whole.
+      _move_aside(mngr, step, e)
+      continue
+    if i:
+      mngr.reload()  # forget the moved steps before saving new ones
+    return step, state
+  if steps:
+    mngr.reload()
+    logging.warning('no checkpoint in %s could be restored; starting over '
+                    'from generation 0', mngr.directory)
+  return None, target

@@ -128,12 +128,28 @@ def aggregate_folds(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
     values = np.array([s[name] for s in scores], dtype=np.float64)
     out[f'{name}_mean'] = float(values.mean())
     out[f'{name}_std'] = float(values.std())
-  recalls = np.stack([s['per_class_recall'] for s in scores])
+  recalls = np.stack([missing_as_nan(s['per_class_recall']) for s in scores])
   with warnings.catch_warnings():
     warnings.simplefilter('ignore', RuntimeWarning)  # all-NaN column -> NaN
     out['per_class_recall_mean'] = np.nanmean(recalls, axis=0)
   out['confusion'] = np.sum([s['confusion'] for s in scores], axis=0)
   return out
+
+
+def missing_as_nan(values) -> np.ndarray:
+  """float64 array with NaN where `values` (e.g. read back from JSON) is None.
+
+  A class absent from a fold's test set has no recall: NaN in memory, null in
+  JSON; both forms must aggregate the same way.
+  """
+  return np.array(values, dtype=np.float64)
+
+
+def scores_from_json(scores: dict[str, Any]) -> dict[str, Any]:
+  """A `segment_scores` dict as read back from JSON, in its in-memory form."""
+  return {**scores,
+          'per_class_recall': missing_as_nan(scores['per_class_recall']),
+          'confusion': np.asarray(scores['confusion'], dtype=np.int64)}
 
 
 def jsonable(obj: Any) -> Any:

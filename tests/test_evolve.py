@@ -127,3 +127,56 @@ def test_rejects_bad_configs_with_clear_messages():
     evolve.evolve(jax.random.key(0), cfg, x, y)
   with pytest.raises(ValueError, match='rows'):
     evolve.evolve(jax.random.key(0), tinyconfig.tiny_config(), x, y[:10])
+
+
+@pytest.mark.parametrize('section, field, value, words', [
+    ('optim', 'learning_rate', float('nan'), 'optim.learning_rate must be '
+     'finite and > 0, got nan'),
+    ('optim', 'learning_rate', 0.0, 'optim.learning_rate must be finite'),
+    ('model', 'max_active', 0, 'model.max_active must be in [1, '
+     'model.num_modules=6], got 0'),
+    ('model', 'max_active', 7, 'model.max_active must be in [1,'),
+    ('model', 'num_layers', 0, 'model.num_layers must be >= 1, got 0'),
+    ('model', 'num_modules', 0, 'model.num_modules must be >= 1'),
+    ('model', 'module_units', 0, 'model.module_units must be >= 1'),
+    ('optim', 'batch_size', 0, 'optim.batch_size must be >= 1, got 0'),
+    ('optim', 'input_dropout', 1.0, 'optim.input_dropout must be in [0, 1)'),
+    ('evolution', 'mutation_rate', 1.5, 'evolution.mutation_rate must be in '
+     '[0, 1]'),
+    ('evolution', 'tournaments_per_generation', 4,
+     'evolution.tournaments_per_generation must be in [1, population_size '
+     '// 2 = 3], got 4'),
+    ('evolution', 'checkpoint_every', -1, 'evolution.checkpoint_every must '
+     'be >= 0'),
+])
+def test_settings_outside_their_range_name_the_field(section, field, value,
+                                                     words):
+  cfg = tinyconfig.tiny_config()
+  cfg[section][field] = value
+  with pytest.raises(ValueError) as e:
+    evolve.validate_config(cfg)
+  assert words in str(e.value)
+
+
+def test_default_and_tiny_configs_are_valid():
+  evolve.validate_config(tinyconfig.tiny_config())
+  cfg = tinyconfig.tiny_config()
+  cfg.evolution.mutation_rate = 0.0  # no mutation is a valid choice
+  evolve.validate_config(cfg)
+
+
+def test_generation_of_mostly_skipped_steps_stops_the_run():
+  x, y = _data()
+  x[:] = np.nan  # every step's loss is non-finite
+  with pytest.raises(ValueError, match=r'^generation 1: \d+ of \d+ training '
+                     r'steps were skipped as non-finite'):
+    evolve.evolve(jax.random.key(0), tinyconfig.tiny_config(generations=3),
+                  x, y)
+
+
+def test_skipped_fraction_limit_is_configurable():
+  x, y = _data()
+  x[:] = np.nan
+  r = evolve.evolve(jax.random.key(0), tinyconfig.tiny_config(
+      generations=2, max_skipped_fraction=1.0), x, y)
+  assert r.history['skipped_steps'].min() > 0

@@ -64,6 +64,28 @@ def test_aggregate_folds_mean_std_and_nan_recall():
   json.dumps(metrics.jsonable(agg))  # NaN-free, numpy-free
 
 
+def test_aggregate_folds_reads_missing_recall_back_from_json():
+  f1 = metrics.segment_scores([0, 1], [0, 1], 3)  # class 2 absent: null
+  f2 = metrics.segment_scores([0, 1, 2, 2], [1, 1, 2, 0], 3)
+  in_memory = metrics.aggregate_folds([f1, f2])
+  as_read = [json.loads(json.dumps(metrics.jsonable(f))) for f in (f1, f2)]
+  assert as_read[0]['per_class_recall'][2] is None
+  from_json = metrics.aggregate_folds(as_read)
+  np.testing.assert_array_equal(from_json['per_class_recall_mean'],
+                                in_memory['per_class_recall_mean'])
+  restored = metrics.scores_from_json(as_read[0])
+  assert np.isnan(restored['per_class_recall'][2])
+  np.testing.assert_array_equal(restored['confusion'], f1['confusion'])
+
+
+def test_class_absent_from_every_fold_stays_missing():
+  f = metrics.segment_scores([0, 1], [0, 0], 3)
+  agg = metrics.aggregate_folds([f, f])
+  np.testing.assert_array_equal(agg['per_class_recall_mean'][:2], [1.0, 0.0])
+  assert np.isnan(agg['per_class_recall_mean'][2])
+  assert metrics.jsonable(agg)['per_class_recall_mean'][2] is None
+
+
 # Figures of the scores (experiments.plots).
 
 

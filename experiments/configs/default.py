@@ -62,6 +62,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.evolution.checkpoint_every = 20
   c.evolution.frozen_always_active = True
   c.evolution.tiebreak_loss = False
+  # Stop when more than this fraction of a generation's steps are non-finite.
+  c.evolution.max_skipped_fraction = 0.5
 
   c.optim = ml_collections.ConfigDict()
   c.optim.optimizer = 'sgd'
