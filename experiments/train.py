@@ -459,10 +459,10 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   folds, chosen = fold_plan(config, fs)
   with hold_workdir(workdir):
     claim_workdir(config, workdir)
-    return _evolve_and_score(config, workdir, fs, folds, chosen, start)
+    return _evolve_and_score(config, workdir, fs, src, folds, chosen, start)
 
 
-def _evolve_and_score(config, workdir, fs, folds, chosen, start):
+def _evolve_and_score(config, workdir, fs, src, folds, chosen, start):
   key_source, key_folds = jax.random.split(jax.random.key(config.seed))
   timings = {'load_s': time.perf_counter() - start}
 

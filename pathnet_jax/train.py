@@ -64,8 +64,12 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 
 def _all_finite(tree) -> jax.Array:
+  """True when no leaf holds NaN or inf. A leaf's sum is non-finite exactly
+  when an element is (or, conservatively, when finite elements overflow);
+  XLA:CPU runs the sum 4x faster than all(isfinite), which cost a quarter of
+  a paper training step."""
   leaves = jax.tree_util.tree_leaves(tree)
-  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in leaves]))
+  return jnp.all(jnp.stack([jnp.isfinite(jnp.sum(v)) for v in leaves]))
 
 
 def _select_modules(trainable: jax.Array, new: Any, old: Any) -> Any:
