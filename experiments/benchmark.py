@@ -202,16 +202,20 @@ def machine() -> dict[str, Any]:
 # Items 1, 2 and 5: pathway-steps per second
 
 
-def flops_per_pathway_step(sizes: Sizes, compute: str) -> float:
+def flops_per_pathway_step(sizes: Sizes, compute: str,
+                           mode: str = 'sequential') -> float:
   """Executed FLOPs of one SGD step of one pathway.
 
   Layer 1 (d = 12288 inputs for the paper) is a forward matmul and a
   weight gradient (inputs need no gradient); deeper layers and the head add
   forward, weight and input gradients. 'gather' computes the N active
-  modules, 'dense' all M of them.
+  modules; 'dense' in 'sequential' mode all M of them (the pathway's slice
+  is the whole stack), in 'parallel' mode only the N a pathway takes from
+  the shared all-M slice.
   """
   b, u, c = sizes.batch_size, sizes.module_units, sizes.num_classes
-  k = sizes.max_active if compute == 'gather' else sizes.num_modules
+  all_m = compute == 'dense' and mode == 'sequential'
+  k = sizes.num_modules if all_m else sizes.max_active
   d = math.prod(sizes.example_shape)
   layer1 = 4 * b * d * k * u
   deeper = (sizes.num_layers - 1) * 6 * b * u * k * u
@@ -280,7 +284,8 @@ def pathway_rate(sizes: Sizes, num_pathways: int, mode: str, compute: str,
           'steps_per_call': steps, 'call_s': t['best_s'],
           'compile_s': max(0.0, t['first_s'] - t['best_s']),
           'pathway_steps_per_s': rate,
-          'gflop_per_s': rate * flops_per_pathway_step(sizes, compute) / 1e9}
+          'gflop_per_s': rate * flops_per_pathway_step(sizes, compute,
+                                                       mode) / 1e9}
 
 
 def layer1_kernels(sizes: Sizes, num_pathways: int) -> list[dict[str, Any]]:
@@ -342,7 +347,9 @@ def bench_throughput(sizes: Sizes) -> dict[str, Any]:
   # two readings is the better estimate of the peak.
   peaks = {c: max(v, dot_peak(sizes, c)) for c, v in peaks.items()}
   for r in rows:
-    r['fraction_of_dot_peak'] = r['gflop_per_s'] * 1e9 / peaks[r['compute']]
+    shape = ('dense' if r['compute'] == 'dense' and r['mode'] == 'sequential'
+             else 'gather')  # the matmul shape the step executes
+    r['fraction_of_dot_peak'] = r['gflop_per_s'] * 1e9 / peaks[shape]
   gather1 = next(r for r in rows if r['compute'] == 'gather' and
                  r['pathways'] == 1)['pathway_steps_per_s']
   for r in rows:
