@@ -7,6 +7,9 @@ A spec is a corpus name, optionally with row filters after a colon:
   'emodb:speaker=03,08'  only these speakers
   'path/to/set.npz'      a FeatureSet written by data_prep.store.save
 Several specs joined by '+' are pooled into one task ('enterface+savee').
+Corpus files give log-mel segments (or face crops), or, when the config has
+`feature_params={'functionals': 'ComParE_2016'}`, one row of openSMILE
+functionals per file (data_prep.functionals).
 """
 from __future__ import annotations
 
@@ -59,7 +62,11 @@ def load_one(spec: str, config) -> store.FeatureSet:
     if not os.path.isfile(name):
       raise FileNotFoundError(f'feature file {name!r} not found')
     return store.load(name)
+  feature_params = config.get('feature_params', None)
   if name == 'synthetic':
+    if feature_params:
+      raise ValueError('the synthetic corpus has no files to extract '
+                       f'{dict(feature_params)} from; use a real corpus')
     from data_prep import synthetic  # pylint: disable=g-import-not-at-top
     kwargs = dict(config.get('synthetic', {}) or {})
     fs = synthetic.make_corpus(seed=int(config.get('data_seed', 0)), **kwargs)
@@ -70,7 +77,8 @@ def load_one(spec: str, config) -> store.FeatureSet:
           f'corpus {name!r} not found: {root!r} is not a directory (set '
           f'--config.data_root to the folder holding {name}/)')
     try:
-      fs = store.cached_features(name, root, config.modality, config.cache_dir)
+      fs = store.cached_features(name, root, config.modality, config.cache_dir,
+                                 params=feature_params)
     except store.ExtractionError as e:  # a bad file: say which, no traceback
       raise ValueError(str(e)) from e
   return _filter(fs, filters, spec)
