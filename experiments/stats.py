@@ -11,7 +11,9 @@ two-sided p below 0.0625, which is why headline rows use folds × seeds.
 
 reads results of experiments.train (one seed per file) or experiments.baseline
 (one or several seeds per file), pairs their folds by (seed, fold index) and
-prints both means and the test.
+prints both means and the test. Leave-one-speaker-out folds are the same for
+every seed: with --average_seeds each fold's scores are first averaged over
+seeds, so one fold counts once in the test (not once per seed).
 """
 from __future__ import annotations
 
@@ -112,15 +114,39 @@ def merged_fold_scores(results: Sequence[Mapping[str, Any]], metric: str = 'ua',
   return merged
 
 
+def average_over_seeds(scores: Mapping[tuple[int, int], dict]
+                       ) -> dict[tuple[int, int], dict]:
+  """{(-1, fold): mean value over seeds} for folds that do not change with
+  the seed (leave-one-speaker-out); their test sets must agree in size."""
+  by_fold: dict[int, list[dict]] = {}
+  for (_, fold), v in sorted(scores.items()):
+    by_fold.setdefault(fold, []).append(v)
+  out = {}
+  for fold, values in by_fold.items():
+    if len({v['n'] for v in values}) > 1:
+      raise ValueError(f'fold {fold} has test sets of different sizes over '
+                       'seeds: its folds depend on the seed, do not average')
+    out[(-1, fold)] = {'value': float(np.mean([v['value'] for v in values])),
+                       'n': values[0]['n']}
+  return out
+
+
 def compare(a: Mapping[tuple[int, int], dict],
             b: Mapping[tuple[int, int], dict],
-            alpha: float = 0.05) -> dict[str, Any]:
+            alpha: float = 0.05, average_seeds: bool = False
+            ) -> dict[str, Any]:
   """Both sides' mean ± std and a paired test over their common folds.
+
+  With `average_seeds`, each side is first averaged over seeds per fold
+  (`average_over_seeds`); the means are unchanged when every fold has the
+  same seeds, the test then counts each fold once.
 
   Raises:
     ValueError: no common (seed, fold), or a common fold whose test sets
       differ in size (then the folds are not the same and pairing lies).
   """
+  if average_seeds:
+    a, b = average_over_seeds(a), average_over_seeds(b)
   keys = sorted(set(a) & set(b))
   if not keys:
     raise ValueError('the two sides share no (seed, fold)')
@@ -140,7 +166,8 @@ def format_comparison(c: Mapping[str, Any], metric: str = 'ua') -> str:
   line = (f"{metric.upper()} a {c['a']['mean']:.3f} ± {c['a']['std']:.3f} | "
           f"b {c['b']['mean']:.3f} ± {c['b']['std']:.3f} | a - b "
           f"{t['mean_diff']:+.3f} ({t['wins']} wins, {t['losses']} losses) | "
-          f"Wilcoxon p = {t['pvalue']:.3g} over {t['n']} folds × seeds")
+          f"Wilcoxon p = {t['pvalue']:.3g} over {t['n']} "
+          f"{'folds' if c['pairs'][0][0] == -1 else 'folds × seeds'}")
   return line + (f" ({t['note']})" if t['note'] else '')
 
 
@@ -161,13 +188,17 @@ def define_flags() -> None:
   flags.DEFINE_enum('level', 'utterance', ['utterance', 'segment'],
                     'Level of experiments.train results (baseline results '
                     'are utterance level).')
+  flags.DEFINE_bool('average_seeds', False, 'Average each fold over seeds '
+                    'before testing (folds that do not depend on the seed, '
+                    'e.g. leave-one-speaker-out).')
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
   f = flags.FLAGS
   c = compare(merged_fold_scores(_read(f.a), f.metric, f.level),
-              merged_fold_scores(_read(f.b), f.metric, f.level))
+              merged_fold_scores(_read(f.b), f.metric, f.level),
+              average_seeds=f.average_seeds)
   print(format_comparison(c, f.metric))
 
 

@@ -77,6 +77,18 @@ def test_train_and_baseline_results_pair_by_seed_and_fold():
   assert 'a 0.650' in line and 'b 0.700' in line and 'over 4 folds' in line
 
 
+def test_seed_independent_folds_count_once_when_averaged():
+  pathnet = stats.merged_fold_scores([_train_results(0, [0.6, 0.7]),
+                                      _train_results(1, [0.8, 0.9])])
+  anchor = stats.merged_fold_scores([_train_results(0, [0.5, 0.5]),
+                                     _train_results(1, [0.5, 0.5])])
+  c = stats.compare(pathnet, anchor, average_seeds=True)
+  assert c['pairs'] == [[-1, 0], [-1, 1]] and c['test']['n'] == 2
+  assert c['a']['mean'] == pytest.approx(0.75)  # same mean as unaveraged
+  assert c['a']['std'] == pytest.approx(0.05)  # of fold means 0.7 and 0.8
+  assert 'over 2 folds (' in stats.format_comparison(c)
+
+
 def test_folds_of_different_sizes_are_not_paired():
   a = stats.fold_scores(_train_results(0, [0.6, 0.7], n=(20, 21)))
   b = stats.fold_scores(_train_results(0, [0.6, 0.7], n=(19, 22)))
