@@ -39,6 +39,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     'input_dropout': {'optim.input_dropout': 0.2},
     'augment': {'augment.enabled': True},
     'band_norm': {'normalize': 'band_channel'},
+    # Transductive: each speaker standardised by its own unlabelled segments.
+    'speaker_norm': {'normalize': 'speaker'},
     'time_pooled': {'model.input_view': 'time_pooled'},
     'conv': {'model.module_type': 'conv', 'model.module_units': 8},
     # Training per generation: the paper's one SGD epoch per pathway
