@@ -440,12 +440,14 @@ def cached_features(corpus: str, root: str | os.PathLike,
                     progress: bool = True) -> FeatureSet:
   """Features from `cache_dir`, extracted there on first use.
 
-  The file is `<corpus>_<modality>_<8 hex of the parameters>.npz`, so other
+  The file is `<corpus>_<modality>_<8 hex of the parameters>.npz` (the
+  openSMILE feature set instead of the modality for functionals), so other
   parameters get their own file; changed input files recompute it.
   """
   fparams = feature_params(modality, params)
   tag = hashlib.sha256(json.dumps(fparams, sort_keys=True).encode()
                        ).hexdigest()[:8]
-  out = Path(cache_dir) / f'{corpus}_{modality}_{tag}.npz'
+  kind = fparams.get('functionals', modality)
+  out = Path(cache_dir) / f'{corpus}_{kind}_{tag}.npz'
   return extract(corpus, root, modality, out=out, workers=workers,
                  on_error=on_error, params=params, progress=progress)

@@ -102,6 +102,9 @@ def utterance_features(x, utterance) -> tuple[np.ndarray, np.ndarray]:
 
 def logmel_table(fs) -> UtteranceTable:
   """The trivial baseline's rows: `utterance_features` of a segment set."""
+  if np.asarray(fs.x).ndim != 4:
+    raise ValueError(f'{LOGMEL_STATS} needs log-mel segments [n, H, W, C], got '
+                     f'rows of shape {fs.x.shape[1:]}')
   utt_ids, feats = utterance_features(fs.x, fs.utterance)
   _, first = np.unique(np.asarray(fs.utterance), return_index=True)
   _, label = metrics.utterance_labels(fs.label, fs.utterance)

@@ -1,4 +1,6 @@
 """Tests for the utterance-level baselines (trivial and openSMILE anchor)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -130,9 +132,13 @@ def test_classifier_defaults_and_feature_names():
     baseline.parse_features('opensmile:')
 
 
-def test_functionals_table_wants_one_row_per_utterance():
+def test_each_table_refuses_the_other_kind_of_rows():
+  segments = _tiny_fs(1.0)
   with pytest.raises(ValueError, match='one row of functionals'):
-    baseline.functionals_table(_tiny_fs(1.0))
+    baseline.functionals_table(segments)
+  with pytest.raises(ValueError, match='needs log-mel segments'):
+    baseline.logmel_table(dataclasses.replace(segments,
+                                              x=segments.x.reshape(48, -1)))
 
 
 def test_evaluate_scores_the_folds_experiments_train_makes():
