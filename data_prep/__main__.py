@@ -32,6 +32,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                   help='stop at a bad file, or log it and go on')
   ex.add_argument('--sr', type=int, default=None,
                   help='audio: resample rate (default 16000)')
+  ex.add_argument('--functionals', default=None,
+                  help='audio: openSMILE feature set (ComParE_2016, '
+                  'eGeMAPSv02, ...), one row of functionals per file instead '
+                  'of log-mel segments')
   ex.add_argument('--frame_step', type=int, default=None,
                   help='video: keep every n-th frame (default 1)')
   ex.add_argument('--no_progress', action='store_true')
@@ -57,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
   overrides = {}
   if args.sr is not None and args.modality == 'audio':
     overrides['sr'] = args.sr
+  if args.functionals and args.modality == 'audio':
+    overrides['functionals'] = args.functionals
   if args.frame_step is not None and args.modality == 'video':
     overrides['frame_step'] = args.frame_step
   start = time.perf_counter()
@@ -69,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     return 1
   seconds = time.perf_counter() - start
   skipped = fs.params.get('skipped', [])
-  rows = {'audio': 'segments', 'video': 'frames', 'image': 'faces'}[
-      args.modality]
+  rows = ({'audio': 'segments', 'video': 'frames', 'image': 'faces'}[
+      args.modality] if not args.functionals else 'rows of functionals')
   print(f'{args.corpus} {args.modality}: {fs.params.get("n_files")} files, '
         f'{len(fs)} {rows}, {len(skipped)} skipped, {seconds:.1f} s'
         f'{" (cache reused)" if reused else ""} -> {args.out}')

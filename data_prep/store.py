@@ -26,6 +26,7 @@ import tqdm
 
 from data_prep import audio
 from data_prep import corpora
+from data_prep import functionals
 from data_prep import labels
 from data_prep import video
 
@@ -35,8 +36,9 @@ class FeatureSet:
   """Rows of features with labels and grouping columns.
 
   Attributes:
-    x: [n, 64, 64, 3] float32 log-mel segments (band, frame, static/Δ/ΔΔ) or
-      uint8 RGB face crops.
+    x: [n, 64, 64, 3] float32 log-mel segments (band, frame, static/Δ/ΔΔ),
+      uint8 RGB face crops, or [n, D] float32 openSMILE functionals (one row
+      per recording).
     label: [n] int32, index into `class_names`.
     utterance: [n] int32, index into `utterance_ids` (segments of one recording
       share it; splits never separate them).
@@ -211,8 +213,13 @@ def feature_params(modality: str, overrides: Mapping[str, Any] | None = None
 
   audio: {'sr': 16000, **audio.logmel_params()}; video: video.crop_params();
   image: the same without frame_step (a picture is one frame).
+  Audio overrides naming `functionals` (an openSMILE feature set) select
+  per-file functionals instead: `functionals.functionals_params`.
   """
   overrides = dict(overrides or {})
+  if modality == 'audio' and 'functionals' in overrides:
+    return functionals.functionals_params(overrides['functionals'],
+                                          overrides.get('sr', 16000))
   if modality == 'audio':
     sr = overrides.pop('sr', 16000)
     return {'sr': int(sr), **audio.logmel_params(**overrides)}
@@ -229,8 +236,11 @@ def feature_params(modality: str, overrides: Mapping[str, Any] | None = None
 def file_features(path: str, modality: str, params: Mapping[str, Any]
                   ) -> np.ndarray:
   """Rows of one file: [n_segments, 64, 64, 3] float32 (audio), [n_frames,
-  ...] uint8 (video) or [1, ...] uint8 (image)."""
+  ...] uint8 (video), [1, ...] uint8 (image) or [1, D] float32 functionals."""
   params = dict(params)
+  if 'functionals' in params:
+    return functionals.file_functionals(path, params['functionals'],
+                                        params['sr'])
   if modality == 'audio':
     sr = params.pop('sr')
     return audio.logmel_segments(audio.load_audio(path, sr), sr, **params)
@@ -287,7 +297,8 @@ def extract(corpus: str, root: str | os.PathLike, modality: str = 'audio',
     on_error: 'raise' stops at the first bad file (ExtractionError naming
       it); 'skip' logs each bad file with its reason, leaves it out and lists
       it in params['skipped'].
-    params: feature parameter overrides (see `feature_params`).
+    params: feature parameter overrides (see `feature_params`; e.g.
+      {'functionals': 'ComParE_2016'} for one openSMILE row per file).
     progress: show a tqdm bar.
 
   Returns:
@@ -408,6 +419,8 @@ def _assemble(recs, kept, rows, modality, fparams) -> FeatureSet:
   counts = [len(x) for x in rows]
   if rows:
     x = np.concatenate(rows)
+  elif 'functionals' in fparams:
+    x = np.zeros((0, 0), np.float32)
   elif modality == 'audio':
     x = np.zeros((0, fparams['n_mels'], fparams['segment_frames'], 3),
                  np.float32)
@@ -446,13 +459,15 @@ def cached_features(corpus: str, root: str | os.PathLike,
                     progress: bool = True) -> FeatureSet:
   """Features from `cache_dir`, extracted there on first use.
 
-  The file is `<corpus>_<modality>_<8 hex of the parameters>.npz`, so other
+  The file is `<corpus>_<modality>_<8 hex of the parameters>.npz` (the
+  openSMILE feature set instead of the modality for functionals), so other
   parameters get their own file; changed input files recompute it. A
   manifest's file is `manifest_<stem>_<8 hex of its absolute path>_...`.
   """
   fparams = feature_params(modality, params)
   tag = hashlib.sha256(json.dumps(fparams, sort_keys=True).encode()
                        ).hexdigest()[:8]
-  out = Path(cache_dir) / f'{cache_stem(corpus)}_{modality}_{tag}.npz'
+  kind = fparams.get('functionals', modality)
+  out = Path(cache_dir) / f'{cache_stem(corpus)}_{kind}_{tag}.npz'
   return extract(corpus, root, modality, out=out, workers=workers,
                  on_error=on_error, params=params, progress=progress)

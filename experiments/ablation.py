@@ -39,6 +39,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     'input_dropout': {'optim.input_dropout': 0.2},
     'augment': {'augment.enabled': True},
     'band_norm': {'normalize': 'band_channel'},
+    # Transductive: each speaker standardised by its own unlabelled segments.
+    'speaker_norm': {'normalize': 'speaker'},
     'time_pooled': {'model.input_view': 'time_pooled'},
     'conv': {'model.module_type': 'conv', 'model.module_units': 8},
     # Training per generation: the paper's one SGD epoch per pathway
@@ -92,8 +94,10 @@ def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
   """Evolve on part of a training fold; score selection set and test fold."""
   fit_rows, fitness_rows, select_rows = split_training_fold(
       config, fs, train_rows, select_fraction, seed)
-  stats = normalize.fit_normalizer(fs.x, config.normalize, rows=fit_rows)
-  prep = lambda rows: normalize.apply_normalizer(stats, fs.x[rows])
+  stats = normalize.fit_normalizer(fs.x, config.normalize, rows=fit_rows,
+                                   speaker=fs.speaker)
+  prep = lambda rows: normalize.apply_normalizer(stats, fs.x[rows],
+                                                 speaker=fs.speaker[rows])
   num_classes = len(fs.class_names)
   kwargs = {}
   if fitness_rows is not None:

@@ -13,6 +13,9 @@ joined by ';'):
                          after a second colon: 'manifest:faces.csv:sex=f'
   'path/to/set.npz'      a FeatureSet written by data_prep.store.save
 Several specs joined by '+' are pooled into one task ('enterface+savee').
+Corpus files give log-mel segments (or face crops), or, when the config has
+`feature_params={'functionals': 'ComParE_2016'}`, one row of openSMILE
+functionals per file (data_prep.functionals).
 """
 from __future__ import annotations
 
@@ -140,7 +143,11 @@ def load_one(spec: str, config) -> store.FeatureSet:
     if not os.path.isfile(name):
       raise FileNotFoundError(f'feature file {name!r} not found')
     return store.load(name)
+  feature_params = config.get('feature_params', None)
   if name == 'synthetic':
+    if feature_params:
+      raise ValueError('the synthetic corpus has no files to extract '
+                       f'{dict(feature_params)} from; use a real corpus')
     from data_prep import synthetic  # pylint: disable=g-import-not-at-top
     kwargs = dict(config.get('synthetic', {}) or {})
     fs = synthetic.make_corpus(seed=int(config.get('data_seed', 0)), **kwargs)
@@ -162,7 +169,8 @@ def load_one(spec: str, config) -> store.FeatureSet:
 def _cached(name: str, root: str | None, config) -> store.FeatureSet:
   try:
     return store.cached_features(name, root, config.modality,
-                                 config.cache_dir)
+                                 config.cache_dir,
+                                 params=config.get('feature_params', None))
   except store.ExtractionError as e:  # a bad file: say which, no traceback
     raise ValueError(str(e)) from e
 

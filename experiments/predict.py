@@ -144,7 +144,16 @@ def predict_rows(model: Model, x: np.ndarray) -> np.ndarray:
   """Utterance-level class probabilities float64[C] of rows [n, H, W, C]."""
   always = model.frozen_slots or (None, None)
   idx, w = pathway.slots(jnp.asarray(model.genotype), *always)
-  xn = jnp.asarray(normalize.apply_normalizer(model.stats, x))
+  stats = model.stats
+  if stats.mode == 'speaker':
+    # The training speakers' statistics say nothing about this file's
+    # speaker: the file's own segments stand in for its speaker (transductive,
+    # as in evaluation; several files of one speaker would be better).
+    stats = normalize.fit_normalizer(x, 'speaker', speaker=['file'] * len(x))
+    x_speaker = ['file'] * len(x)
+  else:
+    x_speaker = None
+  xn = jnp.asarray(normalize.apply_normalizer(stats, x, speaker=x_speaker))
   mc = model.config.model
   lp = np.asarray(train_lib.log_probs(
       model.params, idx, w, xn, batch_size=int(

@@ -250,8 +250,8 @@ def load_task(config):
 def evolve_source(key, config, workdir: str, src):
   """Evolve on all of the (pooled) source set `src`: the EvolveResult."""
   spec = '+'.join(config.sources)
-  stats = normalize.fit_normalizer(src.x, config.normalize)
-  x = normalize.apply_normalizer(stats, src.x)
+  stats = normalize.fit_normalizer(src.x, config.normalize, speaker=src.speaker)
+  x = normalize.apply_normalizer(stats, src.x, speaker=src.speaker)
   logging.info('source %s: %d rows, %d classes', spec, len(src),
                len(src.class_names))
   result = evolve.evolve(
@@ -309,13 +309,17 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
   train_rows = splits.subsample_utterances(
       train_rows, fs.utterance, fs.label,
       float(config.get('train_fraction', 1.0)), config.seed + i)
-  stats = normalize.fit_normalizer(fs.x, config.normalize, rows=train_rows)
+  # 'speaker' mode: statistics from every row of each speaker, test ones too.
+  stats = normalize.fit_normalizer(fs.x, config.normalize, rows=train_rows,
+                                   speaker=fs.speaker)
+  prep = lambda rows: normalize.apply_normalizer(stats, fs.x[rows],
+                                                 speaker=fs.speaker[rows])
   fit_rows, fitness_rows = train_rows, None
   if config.fitness == 'validation':
     fit_rows, fitness_rows = splits.validation_split(
         train_rows, fs.utterance, fs.label, config.validation_fraction,
         config.seed + i)
-  x_fit = normalize.apply_normalizer(stats, fs.x[fit_rows])
+  x_fit = prep(fit_rows)
   num_classes = len(fs.class_names)
   frozen = init_params = None
   if source is not None:
@@ -324,7 +328,7 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
         key=jax.random.fold_in(key, 1), num_classes=num_classes)
   fitness_x = fitness_y = None
   if fitness_rows is not None:
-    fitness_x = normalize.apply_normalizer(stats, fs.x[fitness_rows])
+    fitness_x = prep(fitness_rows)
     fitness_y = fs.label[fitness_rows]
   result = evolve.evolve(
       key, config, x_fit, fs.label[fit_rows], frozen=frozen,
@@ -335,7 +339,7 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
   train_s = time.perf_counter() - t0
   lp = test_log_probs(config, result.params, result.best_genotype,
                       result.frozen_slots,
-                      normalize.apply_normalizer(stats, fs.x[test_rows]))
+                      prep(test_rows))
   y_test = fs.label[test_rows]
   scores = {
       'fold': i, 'n_train_rows': int(fit_rows.size),

@@ -1,11 +1,16 @@
-"""Tests for the trivial utterance-statistics baseline."""
+"""Tests for the utterance-level baselines (trivial and openSMILE anchor)."""
+import dataclasses
 
 import numpy as np
 import pytest
 
+from data_prep import testing
 from data_prep.store import FeatureSet
 from experiments import baseline
+from experiments import data
 from experiments import splits
+from experiments import train
+from experiments.configs import default
 
 
 def _tiny_fs(separation, seed=0, n_speakers=6, n_classes=4, utts=3, segs=2):
@@ -27,6 +32,13 @@ def _tiny_fs(separation, seed=0, n_speakers=6, n_classes=4, utts=3, segs=2):
       utterance_ids=tuple(f'u{i}' for i in range(n // segs)))
 
 
+def _run(fs, folds, **kwargs):
+  per_fold = baseline.run_baseline(
+      baseline.logmel_table(fs), baseline.utterance_folds(fs, folds),
+      len(fs.class_names), **kwargs)
+  return per_fold, np.mean([f['ua'] for f in per_fold])
+
+
 def test_utterance_features_pool_all_frames_of_an_utterance():
   fs = _tiny_fs(1.0)
   ids, feats = baseline.utterance_features(fs.x, fs.utterance)
@@ -37,22 +49,125 @@ def test_utterance_features_pool_all_frames_of_an_utterance():
   np.testing.assert_allclose(feats[5, 24:], pooled.std(-1).ravel(), rtol=1e-4)
 
 
-def test_baseline_beats_chance_on_separable_corpus():
+def test_logmel_table_has_one_row_per_utterance_with_its_id_and_speaker():
+  fs = _tiny_fs(1.0, n_speakers=2, n_classes=2, utts=1)
+  table = baseline.logmel_table(fs)
+  assert list(table.ids) == ['u0', 'u1', 'u2', 'u3']
+  assert list(table.speaker) == ['s0', 's0', 's1', 's1']
+  np.testing.assert_array_equal(table.label, [0, 1, 0, 1])
+
+
+def test_utterance_folds_hold_the_utterances_of_the_segment_folds():
+  fs = _tiny_fs(1.0)
+  folds = splits.random_kfold(fs, n_splits=3, seed=1)
+  for (tr, te), (tr_ids, te_ids) in zip(folds,
+                                        baseline.utterance_folds(fs, folds)):
+    ids = np.asarray(fs.utterance_ids)
+    assert set(te_ids) == set(ids[fs.utterance[te]])
+    assert set(tr_ids) == set(ids[fs.utterance[tr]])
+
+
+@pytest.mark.parametrize('classifier', ['logreg', 'linear_svm'])
+def test_baseline_beats_chance_on_separable_corpus(classifier):
   fs = _tiny_fs(separation=3.0)
-  result = baseline.run_baseline(fs, splits.random_kfold(fs, n_splits=3))
-  assert len(result['per_fold']) == 3
-  assert result['aggregate']['ua_mean'] > 0.9  # chance = 0.25
-  assert sum(f['n'] for f in result['per_fold']) == 6 * 4 * 3  # utterances
+  per_fold, ua = _run(fs, splits.random_kfold(fs, n_splits=3),
+                      classifier=classifier)
+  assert len(per_fold) == 3 and ua > 0.9  # chance = 0.25
+  assert sum(f['n'] for f in per_fold) == 6 * 4 * 3  # utterances
+  assert [(f['fold'], f['seed']) for f in per_fold] == [(0, 0), (1, 0), (2, 0)]
 
 
 def test_baseline_is_near_chance_without_signal():
   fs = _tiny_fs(separation=0.0)
-  result = baseline.run_baseline(fs, splits.speaker_kfold(fs))
-  assert len(result['per_fold']) == 6
-  assert result['aggregate']['ua_mean'] < 0.6
+  per_fold, ua = _run(fs, splits.speaker_kfold(fs))
+  assert len(per_fold) == 6 and ua < 0.6
 
 
 def test_baseline_rejects_leaky_folds():
   fs = _tiny_fs(1.0)
   with pytest.raises(ValueError, match='both sides'):
-    baseline.run_baseline(fs, splits.leaky_segment_kfold(fs, n_splits=3))
+    _run(fs, splits.leaky_segment_kfold(fs, n_splits=3))
+
+
+def _shifted_speakers():
+  """Feature 0 = class (0/1) + speaker offset 0, 5, 10, 15 + noise: across
+  speakers the offset hides the class; within a speaker it is plain."""
+  rng = np.random.default_rng(0)
+  speaker = np.repeat(np.arange(4), 20)
+  label = np.tile(np.repeat([0, 1], 10), 4)
+  x = np.stack([label + 5.0 * speaker + 0.2 * rng.normal(size=80),
+                rng.normal(size=80)], axis=1)
+  ids = np.array([f'u{i}' for i in range(80)])
+  table = baseline.UtteranceTable(ids, x, label,
+                                  np.array([f's{s}' for s in speaker]))
+  loso = [(ids[speaker != s], ids[speaker == s]) for s in range(4)]
+  return table, loso
+
+
+def test_speaker_norm_removes_speaker_offsets_across_speakers():
+  table, loso = _shifted_speakers()
+  plain = baseline.run_baseline(table, loso, 2, classifier='linear_svm')
+  normed = baseline.run_baseline(table, loso, 2, classifier='linear_svm',
+                                 speaker_norm=True)
+  assert np.mean([f['ua'] for f in normed]) == 1.0
+  assert np.mean([f['ua'] for f in plain]) < 0.8
+
+
+def test_speaker_normalised_rows_have_zero_mean_unit_std_per_speaker():
+  table, _ = _shifted_speakers()
+  z = baseline.speaker_normalised(table).x
+  for s in np.unique(table.speaker):
+    np.testing.assert_allclose(z[table.speaker == s].mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(z[table.speaker == s].std(0), 1, atol=1e-6)
+
+
+def test_classifier_defaults_and_feature_names():
+  assert baseline.make_classifier('linear_svm')[-1].C == 0.01
+  assert baseline.make_classifier('logreg')[-1].C == 1.0
+  assert baseline.make_classifier('linear_svm', C=0.1)[-1].C == 0.1
+  assert baseline.parse_features('opensmile:eGeMAPSv02') == ('eGeMAPSv02',
+                                                             'linear_svm')
+  assert baseline.parse_features('logmel_stats') == (None, 'logreg')
+  with pytest.raises(ValueError, match='unknown --features'):
+    baseline.parse_features('opensmile:')
+
+
+def test_each_table_refuses_the_other_kind_of_rows():
+  segments = _tiny_fs(1.0)
+  with pytest.raises(ValueError, match='one row of functionals'):
+    baseline.functionals_table(segments)
+  with pytest.raises(ValueError, match='needs log-mel segments'):
+    baseline.logmel_table(dataclasses.replace(segments,
+                                              x=segments.x.reshape(48, -1)))
+
+
+def test_evaluate_scores_the_folds_experiments_train_makes():
+  config = default.get_config()
+  config.target = 'synthetic'
+  config.update({'protocol': 'random_kfold', 'n_splits': 3, 'seed': 1})
+  fs = data.load_corpus(config.target, config)
+  folds, _ = train.fold_plan(config, fs)
+  result = baseline.evaluate('synthetic', protocol='random_kfold', n_splits=3,
+                             seeds=[1])
+  test_utterances = [np.unique(fs.utterance[te]).size for _, te in folds]
+  assert [f['n'] for f in result['per_fold']] == test_utterances
+  assert result['feature_dim'] == 384 and result['classifier'] == 'logreg'
+
+
+def test_evaluate_opensmile_anchor_on_a_tiny_corpus(tmp_path):
+  pytest.importorskip('opensmile')
+  root = tmp_path / 'emodb'
+  for i, (spk, emo) in enumerate((s, e) for s in ('03', '08')
+                                 for e in 'WWNN'):
+    loud = 0.5 if emo == 'W' else 0.05
+    testing.write_wav(root / 'wav' / f'{spk}a0{i % 4}{emo}a.wav',
+                      testing.tone(0.7, 16000, 120 + 90 * (emo == 'W'),
+                                   amp=loud, seed=i), 16000)
+  result = baseline.evaluate(
+      'emodb', 'opensmile:eGeMAPSv02', protocol='speaker_kfold',
+      speaker_norm=True, data_root=str(tmp_path),
+      cache_dir=str(tmp_path / 'cache'))
+  assert (result['n_utterances'], result['feature_dim']) == (8, 88)
+  assert result['classifier'] == 'linear_svm' and result['C'] == 0.01
+  assert [f['n'] for f in result['per_fold']] == [4, 4]  # LOSO, 2 speakers
+  assert result['aggregate']['ua_mean'] == 1.0  # loud and high vs soft

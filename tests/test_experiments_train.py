@@ -181,6 +181,29 @@ def test_predict_uses_the_trained_pathway(request, run, speech):
   np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_speaker_normalised_run_and_predict(tmp_path, speech):
+  """normalize='speaker': every row standardised by its own speaker's
+  statistics (the held-out speaker's too); predict uses the file's own."""
+  config = tiny_config(normalize='speaker', protocol='speaker_kfold',
+                       n_splits=0)
+  results = train.train_and_evaluate(config, str(tmp_path))
+  assert np.isfinite(results['aggregate']['utterance']['ua_mean'])
+  fs = data.load_corpus(config.target, config)
+  with np.load(tmp_path / 'model' / 'normalizer.npz') as z:
+    assert str(z['mode']) == 'speaker'
+    expected = normalize.fit_normalizer(fs.x, 'speaker', speaker=fs.speaker)
+    np.testing.assert_allclose(z['mean'], expected.mean)  # all 3 speakers
+  model = predict.load_model(str(tmp_path))
+  x = predict.input_features(speech, model)
+  own = normalize.fit_normalizer(x, 'speaker', speaker=['f'] * len(x))
+  lp = train.test_log_probs(
+      config, model.params, model.genotype, model.frozen_slots,
+      normalize.apply_normalizer(own, x, speaker=['f'] * len(x))).mean(0)
+  got = predict.predict_file(model, speech)['probabilities']
+  np.testing.assert_allclose([got[c] for c in results['class_names']],
+                             np.exp(lp) / np.exp(lp).sum(), rtol=1e-5)
+
+
 def _cli(*args):
   return subprocess.run([sys.executable, '-m', 'experiments.train', *args],
                         capture_output=True, text=True, cwd=REPO, timeout=300,

@@ -28,7 +28,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.protocol = 'random_kfold'
   c.n_splits = 5
   c.folds = ()  # run only these fold indices; empty = all
-  c.normalize = 'pixel'  # 'pixel' | 'band_channel' | 'none'
+  # 'pixel' | 'band_channel' (training-fold statistics) | 'speaker' (each
+  # speaker by its own unlabelled segments: transductive for a test speaker,
+  # see experiments/normalize.py) | 'none'.
+  c.normalize = 'pixel'
   # Fitness rows: 'train' (the paper) or 'validation' (held-out utterances).
   c.fitness = 'train'
   c.validation_fraction = 0.15
