@@ -180,31 +180,46 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
     return None if fixed_layers is None else (fixed_layers, w)
   zero = jnp.zeros((), jnp.int32)
 
+  def train_slice(part, part_opt, skipped, loss_and_aux, trainable):
+    """T guarded steps on a slice; loss_and_aux(part, t) -> (loss, aux)."""
+    def step(carry, t):
+      part, part_opt, skipped = carry
+      (loss, aux), grads = jax.value_and_grad(loss_and_aux, has_aux=True)(
+          part, t)
+      part, part_opt, s = sgd_step(part, part_opt, grads, loss, trainable,
+                                   tx=tx)
+      return (part, part_opt, skipped + s), aux
+    return jax.lax.scan(step, (part, part_opt, skipped),
+                        jnp.arange(num_steps))
+
+  def gathered(params, opt_state, idx):
+    return (slices.gather(params, idx),
+            slices.gather_opt_state(tx, opt_state, params, idx))
+
+  def scattered(params, opt_state, part, part_opt, idx, write):
+    return (slices.scatter(params, part, idx, write),
+            slices.scatter_opt_state(tx, opt_state, part_opt, params, idx,
+                                     write))
+
   if mode == 'sequential':
     def one_pathway(carry, inputs):
       params, opt_state, skipped = carry
       p_idx, p_w, p_fixed_w, p_rows, p_key = inputs
       if compute == 'dense':
         p_idx, p_w = _full_slots(p_idx, p_w, num_modules)
-      part = slices.gather(params, p_idx)
-      part_opt = slices.gather_opt_state(tx, opt_state, params, p_idx)
+      part, part_opt = gathered(params, opt_state, p_idx)
       trainable = _trainable_slots(frozen, p_idx, p_w, num_modules)
 
-      def step(carry, t):
-        part, part_opt, skipped = carry
+      def loss_and_aux(part, t):
         r = p_rows[t]
-        loss, grads = jax.value_and_grad(loss_fn)(
-            part, p_w, x[r], y[r], jax.random.fold_in(p_key, t),
-            fixed_of(p_fixed_w))
-        part, part_opt, s = sgd_step(part, part_opt, grads, loss, trainable,
-                                     tx=tx)
-        return (part, part_opt, skipped + s), loss
+        loss = loss_fn(part, p_w, x[r], y[r], jax.random.fold_in(p_key, t),
+                       fixed_of(p_fixed_w))
+        return loss, loss
 
-      (part, part_opt, skipped), losses = jax.lax.scan(
-          step, (part, part_opt, skipped), jnp.arange(num_steps))
-      opt_state = slices.scatter_opt_state(tx, opt_state, part_opt, params,
-                                           p_idx, trainable)
-      params = slices.scatter(params, part, p_idx, trainable)
+      (part, part_opt, skipped), losses = train_slice(
+          part, part_opt, skipped, loss_and_aux, trainable)
+      params, opt_state = scattered(params, opt_state, part, part_opt, p_idx,
+                                    trainable)
       return (params, opt_state, skipped), losses.mean()
 
     (params, opt_state, skipped), losses = jax.lax.scan(
@@ -213,31 +228,22 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
     return params, opt_state, {'loss': losses, 'skipped': skipped}
 
   members, positions = _union_slots(indices, weights, num_modules, compute)
-  part = slices.gather(params, members)
-  part_opt = slices.gather_opt_state(tx, opt_state, params, members)
+  part, part_opt = gathered(params, opt_state, members)
   trainable = _trainable_slots(frozen, members,
                                jnp.ones(members.shape, jnp.float32),
                                num_modules)
 
-  def summed_loss(part, r, t):
+  def summed_loss(part, t):
+    r = rows[:, t]
     step_keys = jax.vmap(lambda k: jax.random.fold_in(k, t))(path_keys)
     losses = jax.vmap(_remapped_loss(loss_fn, part, fixed_of))(
         positions, weights, fixed_w, x[r], y[r], step_keys)
     return losses.sum(), losses
 
-  def step(carry, t):
-    part, part_opt, skipped = carry
-    (total, losses), grads = jax.value_and_grad(summed_loss, has_aux=True)(
-        part, rows[:, t], t)
-    part, part_opt, s = sgd_step(part, part_opt, grads, total, trainable,
-                                 tx=tx)
-    return (part, part_opt, skipped + s), losses
-
-  (part, part_opt, skipped), losses = jax.lax.scan(
-      step, (part, part_opt, zero), jnp.arange(num_steps))
-  opt_state = slices.scatter_opt_state(tx, opt_state, part_opt, params,
-                                       members, trainable)
-  params = slices.scatter(params, part, members, trainable)
+  (part, part_opt, skipped), losses = train_slice(part, part_opt, zero,
+                                                  summed_loss, trainable)
+  params, opt_state = scattered(params, opt_state, part, part_opt, members,
+                                trainable)
   return params, opt_state, {'loss': losses.mean(axis=0), 'skipped': skipped}
 
 
