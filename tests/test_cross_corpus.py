@@ -13,25 +13,13 @@ from experiments import data
 from experiments import finetune
 from experiments import splits
 from experiments import train
-from experiments.configs import default
+import tinyconfig
 from experiments.configs import finetune as finetune_config
 
 
 def tiny_config(**overrides):
   """3 speakers x 3 classes (neutral, anger, happiness) x 4 utterances."""
-  c = default.get_config()
-  c.target = 'synthetic'
-  c.synthetic = dict(num_speakers=3, num_classes=3, utterances_per_class=4)
-  c.model.num_modules = 4
-  c.model.module_units = 8
-  c.evolution.generations = 2
-  c.evolution.population_size = 4
-  c.evolution.checkpoint_every = 0
-  c.optim.batch_size = 16
-  c.n_splits = 2
-  c.folds = (0,)
-  c.update(overrides)
-  return c
+  return tinyconfig.synthetic_run_config(utterances_per_class=4, **overrides)
 
 
 # --------------------------------------------------------------------------

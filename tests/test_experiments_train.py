@@ -15,7 +15,7 @@ from experiments import data
 from experiments import normalize
 from experiments import predict
 from experiments import train
-from experiments.configs import default
+import tinyconfig
 from pathnet_jax import metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,19 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def tiny_config(**overrides):
   """18 utterances (3 speakers x 3 classes x 2), ~45 segments; 2 folds."""
-  c = default.get_config()
-  c.target = 'synthetic'
-  c.synthetic = dict(num_speakers=3, num_classes=3, utterances_per_class=2)
-  c.model.num_modules = 4
-  c.model.module_units = 8
-  c.evolution.generations = 2
-  c.evolution.population_size = 4
-  c.evolution.checkpoint_every = 0
-  c.optim.batch_size = 16
-  c.n_splits = 2
-  c.folds = (0,)
-  c.update(overrides)
-  return c
+  return tinyconfig.synthetic_run_config(**overrides)
 
 
 @pytest.fixture(scope='module')

@@ -17,7 +17,7 @@ from data_prep import testing
 from experiments import data
 from experiments import train
 from experiments import workdir as workdir_lib
-from experiments.configs import default
+import tinyconfig
 from test_checkpoint import _overwrite_data_files
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,19 +28,8 @@ DETERMINISTIC_KEYS = ('segment', 'utterance', 'best_genotype', 'best_fitness',
 
 def tiny_config(**overrides):
   """18 synthetic utterances (3 speakers x 3 classes x 2), 4 generations."""
-  c = default.get_config()
-  c.target = 'synthetic'
-  c.synthetic = dict(num_speakers=3, num_classes=3, utterances_per_class=2)
-  c.model.num_modules = 4
-  c.model.module_units = 8
-  c.evolution.generations = 4
-  c.evolution.population_size = 4
-  c.evolution.checkpoint_every = 1
-  c.optim.batch_size = 16
-  c.n_splits = 2
-  c.folds = (0,)
-  c.update(overrides)
-  return c
+  return tinyconfig.synthetic_run_config(generations=4, checkpoint_every=1,
+                                         **overrides)
 
 
 def _fold_essentials(results):

@@ -28,3 +28,25 @@ def blobs(n=96, num_classes=3, shape=(4, 4, 3), seed=0, spread=3.0):
   y = np.arange(n) % num_classes
   x = centers[y] + rng.normal(size=(n, centers.shape[1]))
   return x.reshape((n,) + shape).astype(np.float32), y.astype(np.int32)
+
+
+def synthetic_run_config(utterances_per_class=2, generations=2,
+                         checkpoint_every=0, **overrides
+                         ) -> ml_collections.ConfigDict:
+  """A whole experiments.train run in seconds: the synthetic corpus of 3
+  speakers x 3 classes x `utterances_per_class`, 4 modules of 8 units,
+  population 4, fold 0 of 2; `overrides` are top-level config fields."""
+  c = default.get_config()
+  c.target = 'synthetic'
+  c.synthetic = dict(num_speakers=3, num_classes=3,
+                     utterances_per_class=utterances_per_class)
+  c.model.num_modules = 4
+  c.model.module_units = 8
+  c.evolution.generations = generations
+  c.evolution.population_size = 4
+  c.evolution.checkpoint_every = checkpoint_every
+  c.optim.batch_size = 16
+  c.n_splits = 2
+  c.folds = (0,)
+  c.update(overrides)
+  return c
