@@ -213,6 +213,31 @@ def _faceless_savee_video(root):
           f'--config.data_root={root}']
 
 
+def _manifest(root, rows, modality='audio'):
+  """A CSV manifest of `rows` (path, label, speaker) beside its files."""
+  path = root / 'corpus.csv'
+  path.write_text('path,label,speaker\n' +
+                  ''.join(f'{p},{label},{spk}\n' for p, label, spk in rows))
+  return [f'--config.target=manifest:{path}', f'--config.modality={modality}']
+
+
+def _manifest_missing_file(root):
+  testing.write_wav(root / 'a.wav', testing.tone(1.0))
+  return _manifest(root, [('a.wav', 'anger', 's1'),
+                          ('gone.wav', 'sadness', 's2')])
+
+
+def _manifest_unknown_label(root):
+  testing.write_wav(root / 'a.wav', testing.tone(1.0))
+  return _manifest(root, [('a.wav', 'angry', 's1')])
+
+
+def _faceless_image(root):
+  import cv2  # pylint: disable=g-import-not-at-top
+  cv2.imwrite(str(root / 'blank.png'), np.full((120, 160, 3), 90, np.uint8))
+  return _manifest(root, [('blank.png', 'neutral', 's1')], modality='image')
+
+
 BAD_INPUTS = {
     'lr nan': (lambda root: ['--config.optim.learning_rate=nan'],
                'optim.learning_rate must be finite and > 0, got nan'),
@@ -230,9 +255,10 @@ BAD_INPUTS = {
                                                _truncated_wav(root)),
                       '03a02Wb.wav'),
     'video without faces': (_faceless_savee_video, 'su07.avi'),
+    'manifest with a missing file': (_manifest_missing_file, 'gone.wav'),
+    'manifest with an unknown label': (_manifest_unknown_label, 'angry'),
+    'image without a face': (_faceless_image, 'blank.png'),
 }
-# CSV manifests (a missing file, an unknown label) belong to the manifest
-# corpus, which is being built separately: their cases join this table there.
 
 
 @pytest.mark.parametrize('case', list(BAD_INPUTS))
