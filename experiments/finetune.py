@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from typing import Any, NamedTuple, Sequence
 
@@ -32,6 +33,7 @@ from experiments import data
 from experiments import normalize
 from experiments import plots
 from experiments import splits
+from experiments import workdir as workdir_lib
 from pathnet_jax import metrics
 
 
@@ -138,9 +140,14 @@ def train_fold(key, config, fs, train_rows, pretrained=None, fold: int = 0):
 
 
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
-  """Cross-validates the (pre-trained and) fine-tuned CNN; writes workdir."""
+  """Cross-validates the (pre-trained and) fine-tuned CNN; writes workdir,
+  which it holds alone (experiments/workdir.py) while it runs."""
+  with workdir_lib.exclusive(workdir):
+    return _cross_validate(config, workdir)
+
+
+def _cross_validate(config, workdir: str) -> dict[str, Any]:
   start = time.perf_counter()
-  os.makedirs(workdir, exist_ok=True)
   pretrain_key, folds_key = jax.random.split(jax.random.key(config.seed))
   fs = load_corpus(config.target, config)
   src = load_corpus(config.source, config) if config.source else None
@@ -205,13 +212,23 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
       'aggregate': aggregate, 'pretrain_history': pretrain_history,
       'timings': timings,
   }
-  with open(os.path.join(workdir, 'results.json'), 'w') as f:
-    json.dump(metrics.jsonable(results), f, indent=1)
-  plots.plot_confusion(aggregate['utterance']['confusion'], fs.class_names,
-                       os.path.join(workdir, 'confusion.png'),
-                       _title(config, 'utterance level, folds summed'))
-  with open(os.path.join(workdir, 'summary.md'), 'w') as f:
-    f.write(summary_markdown(results))
+  def write_results(tmp):
+    with open(tmp, 'w') as f:
+      json.dump(metrics.jsonable(results), f, indent=1)
+
+  def write_summary(tmp):
+    with open(tmp, 'w') as f:
+      f.write(summary_markdown(results))
+
+  workdir_lib.write_atomically(os.path.join(workdir, 'results.json'),
+                               write_results)
+  workdir_lib.write_atomically(
+      os.path.join(workdir, 'confusion.png'),
+      lambda tmp: plots.plot_confusion(
+          aggregate['utterance']['confusion'], fs.class_names, tmp,
+          _title(config, 'utterance level, folds summed')))
+  workdir_lib.write_atomically(os.path.join(workdir, 'summary.md'),
+                               write_summary)
   return results
 
 
@@ -260,7 +277,11 @@ def define_flags() -> None:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  results = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+  try:
+    results = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+  except (ValueError, FileNotFoundError, workdir_lib.InUse) as e:
+    print(f'error: {e}', file=sys.stderr, flush=True)
+    sys.exit(1)
   print(summary_markdown(results))
 
 

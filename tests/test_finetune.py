@@ -8,6 +8,7 @@ import pytest
 from data_prep.store import FeatureSet
 from experiments import cnn
 from experiments import finetune
+from experiments import workdir as workdir_lib
 from experiments.configs import finetune as finetune_config
 
 
@@ -100,3 +101,11 @@ def test_train_and_evaluate_writes_results(tmp_path, monkeypatch, source):
   assert results['config']['target'] == 'tiny' and results['seed'] == 0
   assert (tmp_path / 'confusion.png').read_bytes()[:4] == b'\x89PNG'
   assert '| utterance |' in (tmp_path / 'summary.md').read_text()
+
+
+def test_a_workdir_in_use_is_refused_before_any_training(tmp_path):
+  with workdir_lib.exclusive(str(tmp_path)):
+    with pytest.raises(workdir_lib.InUse, match='in use by process'):
+      finetune.train_and_evaluate(finetune_config.get_config('tiny'),
+                                  str(tmp_path))
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['run.lock']
