@@ -277,12 +277,17 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
 
   # Layer 1's deterministic view (e.g. time pooling) once per fold, not per
   # step; with augmentation the view is taken after augmenting each batch.
-  x = jnp.asarray(train_x, jnp.float32)
-  view_x = model_lib.layer1_input(params, x)
-  fx = view_x if fitness_x is None else model_lib.layer1_input(
-      params, jnp.asarray(fitness_x, jnp.float32))
-  if augment is None:
-    x = view_x
+  # Taken on the host arrays (a flat view is free there) so that each set is
+  # copied to the device once.
+  def view(rows):
+    return jnp.asarray(model_lib.layer1_input(
+        params, np.asarray(rows, np.float32)), jnp.float32)
+
+  fx = view(train_x if fitness_x is None else fitness_x)
+  if augment is not None:
+    x = jnp.asarray(train_x, jnp.float32)
+  else:
+    x = fx if fitness_x is None else view(train_x)
   y = jnp.asarray(train_y, jnp.int32)
   fy = y if fitness_y is None else jnp.asarray(fitness_y, jnp.int32)
   m, num_layers = config.model.num_modules, config.model.num_layers
