@@ -15,6 +15,7 @@ the folds both share (experiments.stats).
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Sequence
 
 from absl import app
@@ -74,8 +75,9 @@ def markdown(rows, anchor_label: str, anchor, average_seeds: bool) -> str:
 
 def define_flags() -> None:
   flags.DEFINE_multi_string('row', [], "'label|results.json[,...]'")
-  flags.DEFINE_string('anchor', None, 'Results JSON of the anchor (e.g. '
-                      'experiments.baseline output); rows are tested '
+  flags.DEFINE_string('anchor', None, 'Results JSON file(s) of the anchor, '
+                      'comma-separated (e.g. experiments.baseline output, or '
+                      'one train results file per seed); rows are tested '
                       'against it.')
   flags.DEFINE_string('anchor_label', 'anchor', 'Its name in the header.')
   flags.DEFINE_bool('average_seeds', False, 'Average each fold over seeds '
@@ -85,12 +87,12 @@ def define_flags() -> None:
 def main(argv: Sequence[str]) -> None:
   del argv
   f = flags.FLAGS
-  anchor = None
-  if f.anchor:
-    with open(f.anchor) as fh:
-      anchor = [json.load(fh)]
-  print(markdown([read_row(r) for r in f.row], f.anchor_label, anchor,
-                 f.average_seeds))
+  try:
+    anchor = read_row(f'anchor|{f.anchor}')[1] if f.anchor else None
+    print(markdown([read_row(r) for r in f.row], f.anchor_label, anchor,
+                   f.average_seeds))
+  except (ValueError, OSError) as e:
+    sys.exit(f'error: {e}')
 
 
 if __name__ == '__main__':
