@@ -292,9 +292,8 @@ def _union_logits(params, indices, weights, members, positions, xb, *,
   union `members` [cap] (each computed once on the chunk)."""
   first = slices.gather({'layers': params['layers'][:1], 'head': None},
                         members[None])['layers'][0]
-  d_in = model_lib.slice_input_size([first])
   out = model_lib.module_outputs(first['w'], first['b'],
-                                 model_lib._flat_input(d_in, xb))  # [b,cap,U]
+                                 model_lib.layer1_input(params, xb))  # [b,cap,U]
   # [P, cap]: each pathway's slot weights summed onto union positions.
   select = jax.vmap(lambda pos, w: jnp.zeros(members.shape, w.dtype).at[
       pos].add(w))(positions, weights[:, 0])
@@ -352,12 +351,9 @@ def evaluate(params, indices, weights, x, y, *, batch_size: int = 1024,
                                           capacity, num_modules)
 
       def chunk(xb, yb, valid):
-        logits = _union_logits(params, indices, weights, members, positions,
-                               xb, aggregate=aggregate)
-        correct = (jnp.argmax(logits, -1) == yb) & valid  # [P, b]
-        nll = optax.softmax_cross_entropy_with_integer_labels(
-            logits, jnp.broadcast_to(yb, logits.shape[:-1]))
-        return correct.sum(-1), jnp.where(valid, nll, 0.0).sum(-1)
+        return _chunk_scores(_union_logits(
+            params, indices, weights, members, positions, xb,
+            aggregate=aggregate), yb, valid)
 
       return _sum_over_chunks(chunk, x, y, num_chunks, size)
     return run
@@ -372,6 +368,15 @@ def evaluate(params, indices, weights, x, y, *, batch_size: int = 1024,
         jnp.minimum(branch, len(sizes) - 1), [scores(c) for c in sizes],
         indices, weights, x, y)
   return correct / n, nll / n
+
+
+def _chunk_scores(logits, yb, valid):
+  """(correct int[P], summed NLL float[P]) of logits [P, b, C] on the valid
+  rows of a chunk."""
+  correct = (jnp.argmax(logits, -1) == yb) & valid
+  nll = optax.softmax_cross_entropy_with_integer_labels(
+      logits, jnp.broadcast_to(yb, logits.shape[:-1]))
+  return correct.sum(-1), jnp.where(valid, nll, 0.0).sum(-1)
 
 
 def _sum_over_chunks(chunk, x, y, num_chunks, size):
@@ -401,10 +406,7 @@ def _evaluate_per_pathway(params, indices, weights, x, y, *, batch_size,
         lambda i, w: model_lib.apply_slots(params, i, w, xb,
                                            aggregate=aggregate,
                                            compute=compute))(indices, weights)
-    correct = (jnp.argmax(logits, -1) == yb) & valid
-    nll = optax.softmax_cross_entropy_with_integer_labels(
-        logits, jnp.broadcast_to(yb, logits.shape[:-1]))
-    return correct.sum(-1), jnp.where(valid, nll, 0.0).sum(-1)
+    return _chunk_scores(logits, yb, valid)
 
   correct, nll = _sum_over_chunks(chunk, x, y, num_chunks, size)
   n = x.shape[0]
