@@ -1,0 +1,91 @@
+r"""Learning curves from finished runs: utterance UA against the number of
+labelled training utterances per fold, one line per method.
+
+  python -m experiments.curves --out=docs/curve_ravdess_to_emodb.png \
+      --title='RAVDESS → EMO-DB' \
+      --line='transfer|runs/lc_f0.1/results.json,runs/a_rav_emo_s0/results.json' \
+      --line='scratch|runs/lc_scratch_f0.1/results.json,runs/scratch_s0/results.json'
+
+Each --line is 'label|results.json[,...]' (experiments.train or
+experiments.finetune results); the runs of a line are grouped by their
+config's train_fraction, and runs of the same fraction (seeds) are pooled.
+A point is the mean ± std over folds × seeds; x is the mean number of
+training utterances per fold. Prints the points as a markdown table.
+"""
+from __future__ import annotations
+
+import collections
+import sys
+from typing import Any, Sequence
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from experiments import plots
+from experiments import table
+
+
+def curve_points(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+  """One point per train_fraction of `results`, sorted by it.
+
+  Returns: [{'fraction', 'n_train' (mean utterances per fold), 'mean', 'std'
+  (utterance UA over folds × runs), 'n' (folds × runs)}].
+  """
+  by_fraction = collections.defaultdict(list)
+  for r in results:
+    by_fraction[float(r['config'].get('train_fraction', 1.0))].append(r)
+  points = []
+  for fraction, runs in sorted(by_fraction.items()):
+    folds = [f for r in runs for f in r['folds']]
+    ua = [f['utterance']['ua'] for f in folds]
+    points.append(dict(
+        fraction=fraction,
+        n_train=float(np.mean([f['n_train_utterances'] for f in folds])),
+        mean=float(np.mean(ua)), std=float(np.std(ua)), n=len(ua)))
+  return points
+
+
+def markdown(lines: dict[str, list[dict[str, Any]]]) -> str:
+  """A row per method, a column per training fraction."""
+  fractions = sorted({p['fraction'] for pts in lines.values() for p in pts})
+  head = ['method'] + [f'{f:g} of each training fold' for f in fractions]
+  out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+  for label, pts in lines.items():
+    by = {p['fraction']: p for p in pts}
+    cells = [label] + [
+        f"{by[f]['mean']:.3f} ± {by[f]['std']:.3f} ({by[f]['n_train']:.0f} utt.)"
+        if f in by else '–' for f in fractions]
+    out.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(out)
+
+
+def define_flags() -> None:
+  flags.DEFINE_multi_string('line', [], "'label|results.json[,...]'")
+  flags.DEFINE_string('out', None, 'PNG to write.')
+  flags.DEFINE_string('title', '', 'Figure title.')
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  f = flags.FLAGS
+  try:
+    if not f.line or not f.out:
+      raise ValueError('give --out and at least one --line')
+    lines = {}
+    for spec in f.line:
+      label, results = table.read_row(spec)
+      lines[label] = curve_points(results)
+    plots.plot_learning_curves(
+        {label: {'x': [p['n_train'] for p in pts],
+                 'mean': [p['mean'] for p in pts],
+                 'std': [p['std'] for p in pts]}
+         for label, pts in lines.items()}, f.out, f.title)
+    print(markdown(lines))
+  except (ValueError, OSError, KeyError) as e:
+    sys.exit(f'error: {e}')
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)

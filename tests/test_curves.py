@@ -1,0 +1,64 @@
+"""experiments.curves: learning-curve points from finished runs, grouped by
+each run's training fraction."""
+import json
+import os
+import subprocess
+import sys
+
+from experiments import curves
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _results(fraction, uas, n_train):
+  return {'config': {'train_fraction': fraction},
+          'folds': [{'n_train_utterances': n_train,
+                     'utterance': {'ua': ua}} for ua in uas]}
+
+
+def test_points_group_runs_by_fraction_and_pool_their_folds():
+  runs = [_results(1.0, [0.6, 0.8], 400), _results(0.25, [0.4, 0.6], 100),
+          _results(0.25, [0.5, 0.5], 100)]
+  points = curves.curve_points(runs)
+  assert [p['fraction'] for p in points] == [0.25, 1.0]
+  assert points[0]['n'] == 4 and points[0]['n_train'] == 100
+  assert abs(points[0]['mean'] - 0.5) < 1e-9
+  assert abs(points[0]['std'] - (0.005 ** 0.5)) < 1e-9
+  assert abs(points[1]['mean'] - 0.7) < 1e-9
+
+
+def test_markdown_marks_a_fraction_a_method_lacks():
+  lines = {'a': curves.curve_points([_results(0.5, [0.5], 50),
+                                     _results(1.0, [0.7], 100)]),
+           'b': curves.curve_points([_results(1.0, [0.6], 100)])}
+  text = curves.markdown(lines).splitlines()
+  assert text[0] == ('| method | 0.5 of each training fold | '
+                     '1 of each training fold |')
+  assert text[2] == '| a | 0.500 ± 0.000 (50 utt.) | 0.700 ± 0.000 (100 utt.) |'
+  assert text[3] == '| b | – | 0.600 ± 0.000 (100 utt.) |'
+
+
+def test_the_binary_writes_the_png_and_prints_the_table(tmp_path):
+  paths = []
+  for i, f in enumerate([0.5, 1.0]):
+    p = tmp_path / f'r{i}.json'
+    p.write_text(json.dumps(_results(f, [0.5 + f / 4], int(100 * f))))
+    paths.append(str(p))
+  out = tmp_path / 'c.png'
+  proc = subprocess.run(
+      [sys.executable, '-m', 'experiments.curves', f'--out={out}',
+       f"--line=m|{','.join(paths)}"], capture_output=True, text=True,
+      check=True, cwd=ROOT)
+  assert out.read_bytes()[:4] == b'\x89PNG'
+  assert '| m | 0.625 ± 0.000 (50 utt.) | 0.750 ± 0.000 (100 utt.) |' in (
+      proc.stdout)
+
+
+def test_the_binary_names_a_missing_file_in_one_error_line(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, '-m', 'experiments.curves', f'--out={tmp_path}/c.png',
+       f'--line=m|{tmp_path}/absent.json'], capture_output=True, text=True,
+      cwd=ROOT)
+  assert proc.returncode != 0
+  assert proc.stderr.strip().startswith('error:')
+  assert 'absent.json' in proc.stderr
