@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import reproduce
+from experiments import splits
 
 ROWS = ('a_emo', 'emodb_f2m_ft')
 
@@ -234,3 +235,15 @@ def test_cross_corpus_group_names_rows_with_configs():
   assert rows[0] == 'a_emo' and rows.count('a_emo') == 1
   assert set(rows) <= set(reproduce.ROW_NAMES)
   assert {a for pair in reproduce.GAINS for a in pair} <= set(rows)
+
+
+def test_speaker_folds_are_leave_one_out_for_the_shared_ravdess_actors():
+  # issue 11: 12 LOSO folds on RAVDESS actors 01–12, 10 on EMO-DB.
+  row = {r.name: r for r in reproduce.ROWS}['a_emo_rav']
+  c = reproduce.run_config(row, 'speaker_kfold', data_root='d', cache_dir='c')
+  speakers = np.repeat([f'{a:02d}' for a in range(1, 13)], 4)
+  data = {'speaker': speakers, 'label': np.tile(np.arange(4), 12),
+          'utterance': np.arange(48)}
+  folds = splits.make_folds(c.protocol, data, c.n_splits, seed=0)
+  assert [set(speakers[te]) for _, te in folds] == [
+      {f'{a:02d}'} for a in range(1, 13)]
