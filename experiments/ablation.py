@@ -52,6 +52,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # at 0.75-0.82 (underfit), so twice the search or twice the training.
     'generations120': {'evolution.generations': 120},
     'epochs10': {'evolution.epochs_per_pathway': 10},
+    'epochs20': {'evolution.epochs_per_pathway': 20},
 }
 
 

@@ -25,6 +25,7 @@ tbl $A/emodb_ComParE_2016_random_kfold_nospeaker_norm.json 'ComParE+SVM' \
  "$(row '`paper`' "$(files runs/paper_random/results.json)")" \
  "$(row '`improved`' "$(seeds improved_random 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds improved_spk_random 0 1 2)")" \
+ "$(row '`improved_speaker_e20` (transductive)' "$(seeds e20_random 0 1 2)")" \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0)")" \
  "$(anchor_rows emodb random_kfold)"
 echo; echo "#### EMO-DB, leave-one-speaker-out (10 folds)"
@@ -32,6 +33,7 @@ tbl_seeds $A/emodb_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM' 
  "$(row '`paper`' "$(seeds paper_loso 0 1 2)")" \
  "$(row '`improved`' "$(seeds improved_loso 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds improved_spk_loso 0 1 2)")" \
+ "$(row '`improved_speaker_e20` (transductive)' "$(seeds e20_loso 0 1 2)")" \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds emo_cnn_loso 0)")" \
  "$(anchor_rows emodb speaker_kfold)"
 echo; echo "#### RAVDESS (actors 01–12), random 5-fold"
@@ -39,6 +41,7 @@ tbl $A/ravdess_ComParE_2016_random_kfold_nospeaker_norm.json 'ComParE+SVM' \
  "$(row '`paper`' "$(seeds rav_paper_random 0 1 2)")" \
  "$(row '`improved`' "$(seeds rav_improved_random 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds rav_improved_spk_random 0 1 2)")" \
+ "$(row '`improved_speaker_e20` (transductive)' "$(seeds rav_e20_random 0 1 2)")" \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds rav_cnn_random 0)")" \
  "$(anchor_rows ravdess random_kfold)"
 echo; echo "#### RAVDESS, leave-one-speaker-out (12 folds)"
@@ -46,6 +49,7 @@ tbl_seeds $A/ravdess_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM
  "$(row '`paper`' "$(seeds rav_paper_loso 0 1 2)")" \
  "$(row '`improved`' "$(seeds rav_improved_loso 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds rav_improved_spk_loso 0 1 2)")" \
+ "$(row '`improved_speaker_e20` (transductive)' "$(seeds rav_e20_loso 0 1 2)")" \
  "$(anchor_rows ravdess speaker_kfold)"
 
 echo; echo "#### Cross-corpus RAVDESS → EMO-DB, EMO-DB random 5-fold: transfer against scratch"
@@ -58,8 +62,10 @@ tbl "$(seeds a_rav_emo_ft 0 1 2)" 'fine-tuned CNN' \
  "$(row '`paper` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_paper 0 1 2)")" \
  "$(row '`paper` scratch' "$(files runs/paper_random/results.json)")" \
  "$(row 'CNN pre-trained on RAVDESS (10 epochs), fine-tuned (10)' "$(seeds a_rav_emo_ft 0 1 2)")" \
- "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0)")" \
- "$(row '`improved` transfer, shared classes only (6)' "$(seeds a_rav_emo_improved_shared 0)")"
+ "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0)")"
+echo; echo "#### Cross-corpus RAVDESS → EMO-DB on the classes both corpora share (EMO-DB random 5-fold)"
+tbl "$(seeds improved_shared_scratch 0 1 2)" '`improved` scratch, shared classes' \
+ "$(row '`improved` transfer RAVDESS → EMO-DB, shared classes' "$(seeds a_rav_emo_improved_shared 0 1 2)")"
 echo; echo "#### Cross-corpus RAVDESS → EMO-DB, EMO-DB leave-one-speaker-out: transfer against scratch"
 tbl_seeds "$(seeds improved_loso 0 1 2)" '`improved` scratch' \
  "$(row '`improved` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_improved_loso 0 1 2)")" \

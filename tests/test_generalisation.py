@@ -7,6 +7,8 @@ import pytest
 from data_prep import synthetic
 from experiments import ablation
 from experiments import splits
+from experiments.configs import improved_speaker
+from experiments.configs import improved_speaker_e20
 from experiments.configs import paper
 from pathnet_jax import augment, model, pathway, slices, train
 import tinyconfig
@@ -94,3 +96,12 @@ def test_ablation_runs_end_to_end_on_the_synthetic_corpus():
     assert 0.0 <= out[name]['selection_ua_mean'] <= 1.0
     assert len(out[name]['folds']) == 1
   assert '| time_pooled |' in ablation.markdown(out)
+
+
+def test_improved_speaker_e20_changes_only_the_epochs_of_improved_speaker():
+  base, e20 = improved_speaker.get_config(), improved_speaker_e20.get_config()
+  assert e20.evolution.epochs_per_pathway == 20
+  assert base.evolution.epochs_per_pathway == 5
+  e20.evolution.epochs_per_pathway = 5
+  assert e20.to_dict() == base.to_dict()
+  assert e20.normalize == 'speaker'  # transductive, like its base
