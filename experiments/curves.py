@@ -10,7 +10,9 @@ Each --line is 'label|results.json[,...]' (experiments.train or
 experiments.finetune results); the runs of a line are grouped by their
 config's train_fraction, and runs of the same fraction (seeds) are pooled.
 A point is the mean ± std over folds × seeds; x is the mean number of
-training utterances per fold. Prints the points as a markdown table.
+training utterances per fold. Prints the points as a markdown table; with
+--baseline=LABEL also each line's UA gain over that line per fraction and a
+Wilcoxon test over all (fraction, seed, fold) pairs they share.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from absl import flags
 import numpy as np
 
 from experiments import plots
+from experiments import stats
 from experiments import table
 
 
@@ -46,6 +49,43 @@ def curve_points(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
   return points
 
 
+def fold_uas(results: Sequence[dict[str, Any]]
+             ) -> dict[tuple[float, int, int], float]:
+  """Utterance UA per (train_fraction, seed, fold) of `results`."""
+  return {(float(r['config'].get('train_fraction', 1.0)), int(r.get('seed', 0)),
+           int(f.get('fold', i))): f['utterance']['ua']
+          for r in results for i, f in enumerate(r['folds'])}
+
+
+def gain_markdown(uas: dict[str, dict[tuple[float, int, int], float]],
+                  baseline: str) -> str:
+  """Each line's UA minus the baseline's, per fraction (mean, wins/losses over
+  the folds × seeds both have) and pooled over every shared pair."""
+  if baseline not in uas:
+    raise ValueError(f'--baseline {baseline!r} is not a --line label')
+  base = uas[baseline]
+  fractions = sorted({k[0] for k in base})
+  head = (['method − ' + baseline] + [f'{f:g}' for f in fractions]
+          + ['all pairs: Wilcoxon p (pairs)'])
+  out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+  for label, scores in uas.items():
+    if label == baseline:
+      continue
+    keys = sorted(set(scores) & set(base))
+    if not keys:
+      continue
+    cells = [label]
+    for f in fractions:
+      ks = [k for k in keys if k[0] == f]
+      d = np.array([scores[k] - base[k] for k in ks])
+      cells.append(f'{d.mean():+.3f} ({(d > 0).sum()}/{(d < 0).sum()})'
+                   if ks else '–')
+    t = stats.paired_test([scores[k] for k in keys], [base[k] for k in keys])
+    cells.append(f"{t['mean_diff']:+.3f}, p {t['pvalue']:.2g} ({t['n']})")
+    out.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(out)
+
+
 def markdown(lines: dict[str, list[dict[str, Any]]]) -> str:
   """A row per method, a column per training fraction."""
   fractions = sorted({p['fraction'] for pts in lines.values() for p in pts})
@@ -64,6 +104,8 @@ def define_flags() -> None:
   flags.DEFINE_multi_string('line', [], "'label|results.json[,...]'")
   flags.DEFINE_string('out', None, 'PNG to write.')
   flags.DEFINE_string('title', '', 'Figure title.')
+  flags.DEFINE_string('baseline', None, 'A --line label: print the other '
+                      'lines\' gains over it with a paired test.')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -72,16 +114,20 @@ def main(argv: Sequence[str]) -> None:
   try:
     if not f.line or not f.out:
       raise ValueError('give --out and at least one --line')
-    lines = {}
+    lines, uas = {}, {}
     for spec in f.line:
       label, results = table.read_row(spec)
       lines[label] = curve_points(results)
+      uas[label] = fold_uas(results)
     plots.plot_learning_curves(
         {label: {'x': [p['n_train'] for p in pts],
                  'mean': [p['mean'] for p in pts],
                  'std': [p['std'] for p in pts]}
          for label, pts in lines.items()}, f.out, f.title)
     print(markdown(lines))
+    if f.baseline:
+      print()
+      print(gain_markdown(uas, f.baseline))
   except (ValueError, OSError, KeyError) as e:
     sys.exit(f'error: {e}')
 

@@ -82,13 +82,13 @@ tbl "$(seeds ms_emom 0 1 2)" '`improved` scratch (♂ only)' \
 
 mkdir -p docs
 echo; echo "#### Learning curve RAVDESS → EMO-DB (seed 0, random 5-fold)"
-python -m experiments.curves --out=docs/curve_ravdess_to_emodb.png \
+python -m experiments.curves --out=docs/curve_ravdess_to_emodb.png --baseline='`improved` scratch' \
  --title='RAVDESS → EMO-DB: EMO-DB utterance UA, random 5-fold, seed 0' \
  --line="\`improved\` transfer|$(files runs/lc_rav_emo_tr_f{0.1,0.25,0.5}/results.json runs/a_rav_emo_improved_s0/results.json)" \
  --line="\`improved\` scratch|$(files runs/lc_emo_scratch_f{0.1,0.25,0.5}/results.json runs/improved_random_s0/results.json)" \
  --line="fine-tuned CNN (pre-trained on RAVDESS)|$(files runs/lc_rav_emo_ft_f{0.1,0.25,0.5}/results.json runs/a_rav_emo_ft_s0/results.json)"
 echo; echo "#### Learning curve EMO-DB → RAVDESS (seed 0, random 5-fold)"
-python -m experiments.curves --out=docs/curve_emodb_to_ravdess.png \
+python -m experiments.curves --out=docs/curve_emodb_to_ravdess.png --baseline='`improved` scratch' \
  --title='EMO-DB → RAVDESS: RAVDESS utterance UA, random 5-fold, seed 0' \
  --line="\`improved\` transfer|$(files runs/lc_emo_rav_tr_f{0.1,0.25,0.5}/results.json runs/a_emo_rav_improved_s0/results.json)" \
  --line="\`improved\` scratch|$(files runs/lc_rav_scratch_f{0.1,0.25,0.5}/results.json runs/rav_improved_random_s0/results.json)"

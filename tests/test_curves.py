@@ -62,3 +62,19 @@ def test_the_binary_names_a_missing_file_in_one_error_line(tmp_path):
   assert proc.returncode != 0
   assert proc.stderr.strip().startswith('error:')
   assert 'absent.json' in proc.stderr
+
+
+def test_gains_are_per_fraction_and_the_test_pools_every_shared_pair():
+  def res(fraction, uas, seed=0):
+    r = _results(fraction, uas, 10)
+    r['seed'] = seed
+    for i, f in enumerate(r['folds']):
+      f['fold'] = i
+    return r
+  uas = {'scratch': curves.fold_uas([res(0.5, [0.5, 0.5]), res(1.0, [0.6, 0.6])]),
+         'transfer': curves.fold_uas([res(0.5, [0.6, 0.7]), res(1.0, [0.7, 0.6])])}
+  text = curves.gain_markdown(uas, 'scratch').splitlines()
+  assert text[0] == '| method − scratch | 0.5 | 1 | all pairs: Wilcoxon p (pairs) |'
+  cells = [c.strip() for c in text[2].strip('|').split('|')]
+  assert cells[:3] == ['transfer', '+0.150 (2/0)', '+0.050 (1/0)']
+  assert cells[3].startswith('+0.100, p ') and cells[3].endswith('(4)')
