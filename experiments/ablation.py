@@ -82,11 +82,20 @@ def with_overrides(config, overrides: dict[str, Any]):
   return c
 
 
-def split_training_fold(config, fs, train_rows, select_fraction, seed):
+def split_training_fold(config, fs, train_rows, select_fraction, seed,
+                        select_by: str = 'utterance'):
   """(fit_rows, fitness_rows or None, select_rows), utterance-disjoint, all
-  inside the training fold: the test fold is never touched."""
-  pool_rows, select_rows = splits.validation_split(
-      train_rows, fs.utterance, fs.label, select_fraction, seed)
+  inside the training fold: the test fold is never touched. select_by
+  'speaker' holds out whole training speakers for selection."""
+  if select_by == 'speaker':
+    pool_rows, select_rows = splits.speaker_validation_split(
+        train_rows, fs.speaker, select_fraction, seed)
+  elif select_by == 'utterance':
+    pool_rows, select_rows = splits.validation_split(
+        train_rows, fs.utterance, fs.label, select_fraction, seed)
+  else:
+    raise ValueError(f"select_by must be 'utterance' or 'speaker', got "
+                     f'{select_by!r}')
   fit_rows, fitness_rows = pool_rows, None
   if config.fitness == 'validation':
     fit_rows, fitness_rows = splits.validation_split(
@@ -95,10 +104,10 @@ def split_training_fold(config, fs, train_rows, select_fraction, seed):
 
 
 def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
-                  seed):
+                  seed, select_by: str = 'utterance'):
   """Evolve on part of a training fold; score selection set and test fold."""
   fit_rows, fitness_rows, select_rows = split_training_fold(
-      config, fs, train_rows, select_fraction, seed)
+      config, fs, train_rows, select_fraction, seed, select_by)
   stats = normalize.fit_normalizer(fs.x, config.normalize, rows=fit_rows,
                                    speaker=fs.speaker)
   prep = lambda rows: normalize.apply_normalizer(stats, fs.x[rows],
@@ -127,7 +136,8 @@ def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
 
 
 def run(config, variants: Sequence[str], folds: Sequence[int],
-        select_fraction: float = 0.2) -> dict[str, Any]:
+        select_fraction: float = 0.2,
+        select_by: str = 'utterance') -> dict[str, Any]:
   fs = data.load_corpus(config.target, config)
   all_folds = splits.make_folds(config.protocol, fs,
                                 int(config.n_splits) or None, config.seed)
@@ -140,7 +150,7 @@ def run(config, variants: Sequence[str], folds: Sequence[int],
       train_rows, test_rows = all_folds[i]
       rows.append(score_variant(jax.random.fold_in(jax.random.key(cfg.seed), i),
                                 cfg, fs, train_rows, test_rows,
-                                select_fraction, cfg.seed + i))
+                                select_fraction, cfg.seed + i, select_by))
       print(f'{name} fold {i}: selection UA {rows[-1]["selection_ua"]:.3f} '
             f'WA {rows[-1]["selection_wa"]:.3f} | test UA '
             f'{rows[-1]["test_ua"]:.3f} ({rows[-1]["seconds"]:.0f}s)',
@@ -172,6 +182,9 @@ def define_flags() -> None:
   flags.DEFINE_list('folds', ['0'], 'Fold indices to use.')
   flags.DEFINE_float('select_fraction', 0.2,
                      'Share of training utterances held out to choose.')
+  flags.DEFINE_enum('select_by', 'utterance', ['utterance', 'speaker'],
+                    "Hold out training utterances, or whole training "
+                    "speakers (their score measures speaker generalisation).")
   flags.DEFINE_string('out', 'runs/ablation.json', 'JSON output.')
 
 
@@ -179,7 +192,7 @@ def main(argv: Sequence[str]) -> None:
   del argv
   f = flags.FLAGS
   results = run(f.config, f.variants, [int(i) for i in f.folds],
-                f.select_fraction)
+                f.select_fraction, f.select_by)
   os.makedirs(os.path.dirname(os.path.abspath(f.out)), exist_ok=True)
   with open(f.out, 'w') as fh:
     json.dump(metrics.jsonable({'config': f.config.to_dict(),

@@ -104,6 +104,33 @@ def validation_split(train_rows, utterance, label, fraction: float = 0.15,
   return np.sort(train_rows[~is_val]), np.sort(train_rows[is_val])
 
 
+def speaker_validation_split(train_rows, speaker, fraction: float = 0.2,
+                             seed: int = 0) -> Fold:
+  """Holds out whole speakers of a training fold for validation, so a score
+  on it measures generalisation to unseen speakers (which an utterance split
+  of the training speakers does not).
+
+  Args:
+    train_rows: [m] int row indices of the training fold.
+    speaker: [n] speaker id of every row (whole data set).
+    fraction: share of the fold's speakers to hold out (at least one, and at
+      least one left to train on).
+    seed: shuffling seed.
+
+  Returns:
+    (fit_rows, val_rows): disjoint sorted int64 rows whose union is train_rows.
+  """
+  train_rows = np.asarray(train_rows, dtype=np.int64)
+  fold_speakers = np.asarray(speaker)[train_rows]
+  ids = np.unique(fold_speakers)
+  if ids.size < 2:
+    raise ValueError('need at least two training speakers to hold one out')
+  n_val = min(max(1, int(round(fraction * ids.size))), ids.size - 1)
+  val_ids = np.random.default_rng(seed).permutation(ids)[:n_val]
+  is_val = np.isin(fold_speakers, val_ids)
+  return np.sort(train_rows[~is_val]), np.sort(train_rows[is_val])
+
+
 def subsample_utterances(train_rows, utterance, label, fraction: float,
                          seed: int = 0) -> np.ndarray:
   """The rows of a `fraction` of a training fold's utterances (learning curves).

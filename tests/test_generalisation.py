@@ -6,6 +6,7 @@ import pytest
 
 from data_prep import synthetic
 from experiments import ablation
+from experiments import data as data_lib
 from experiments import splits
 from experiments.configs import improved_speaker
 from experiments.configs import improved_speaker_e20
@@ -96,6 +97,21 @@ def test_ablation_runs_end_to_end_on_the_synthetic_corpus():
     assert 0.0 <= out[name]['selection_ua_mean'] <= 1.0
     assert len(out[name]['folds']) == 1
   assert '| time_pooled |' in ablation.markdown(out)
+
+
+def test_ablation_can_select_on_held_out_training_speakers():
+  cfg = tinyconfig.tiny_config(generations=1)
+  cfg.target = 'synthetic'
+  cfg.synthetic = dict(num_speakers=4, num_classes=2, utterances_per_class=2)
+  cfg.protocol, cfg.n_splits = 'speaker_kfold', 0
+  fs = data_lib.load_corpus(cfg.target, cfg)
+  train_rows, _ = splits.make_folds('speaker_kfold', fs, None, 0)[0]
+  fit, _, select = ablation.split_training_fold(cfg, fs, train_rows, 0.34, 0,
+                                                select_by='speaker')
+  assert len(set(fs.speaker[select])) == 1
+  assert not set(fs.speaker[select]) & set(fs.speaker[fit])
+  out = ablation.run(cfg, ['paper'], [0], 0.34, select_by='speaker')
+  assert 0.0 <= out['paper']['selection_ua_mean'] <= 1.0
 
 
 def test_improved_speaker_e20_changes_only_the_epochs_of_improved_speaker():

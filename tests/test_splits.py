@@ -104,3 +104,26 @@ def test_band_channel_stats_shape_and_constant_guard():
   assert stats.mean.shape == stats.std.shape == (4, 1, 3)
   np.testing.assert_allclose(stats.mean[:, 0, 0], np.arange(4))
   assert np.all(np.isfinite(normalize.apply_normalizer(stats, x)))
+
+
+def test_speaker_validation_split_holds_out_whole_training_speakers():
+  data = _columns(n_speakers=6)
+  train = np.flatnonzero(data['speaker'] != 'spk0')  # 5 training speakers
+  fit, val = splits.speaker_validation_split(train, data['speaker'], 0.4,
+                                             seed=3)
+  assert np.array_equal(np.sort(np.concatenate([fit, val])), train)
+  fit_spk, val_spk = set(data['speaker'][fit]), set(data['speaker'][val])
+  assert len(val_spk) == 2 and not fit_spk & val_spk
+  assert 'spk0' not in fit_spk | val_spk
+  again = splits.speaker_validation_split(train, data['speaker'], 0.4, seed=3)
+  assert np.array_equal(again[1], val)
+
+
+def test_speaker_validation_split_keeps_a_speaker_on_each_side():
+  data = _columns(n_speakers=2)
+  rows = np.arange(len(data['speaker']))
+  fit, val = splits.speaker_validation_split(rows, data['speaker'], 0.9)
+  assert len(set(data['speaker'][fit])) == 1
+  assert len(set(data['speaker'][val])) == 1
+  with pytest.raises(ValueError, match='two training speakers'):
+    splits.speaker_validation_split(fit, data['speaker'])
