@@ -81,14 +81,16 @@ tbl "$(seeds ms_emom 0 1 2)" '`improved` scratch (♂ only)' \
  "$(row '`improved` EMO-DB ♀ → ♂' "$(seeds ms_emof_emom 0 1 2)")"
 
 mkdir -p docs
-echo; echo "#### Learning curve RAVDESS → EMO-DB (seed 0, random 5-fold)"
+# lc1 LC FULL: seed 1's full-data run, only once seed 1's curve runs exist
+lc1() { [ -f runs/${1}_s1_f0.1/results.json ] && echo runs/${2}_s1/results.json; }
+echo; echo "#### Learning curve RAVDESS → EMO-DB (random 5-fold)"
 python -m experiments.curves --out=docs/curve_ravdess_to_emodb.png --baseline='`improved` scratch' \
- --title='RAVDESS → EMO-DB: EMO-DB utterance UA, random 5-fold, seed 0' \
- --line="\`improved\` transfer|$(files runs/lc_rav_emo_tr_f{0.1,0.25,0.5}/results.json runs/a_rav_emo_improved_s0/results.json)" \
- --line="\`improved\` scratch|$(files runs/lc_emo_scratch_f{0.1,0.25,0.5}/results.json runs/improved_random_s0/results.json)" \
+ --title='RAVDESS → EMO-DB: EMO-DB utterance UA, random 5-fold' \
+ --line="\`improved\` transfer|$(files runs/lc_rav_emo_tr_f{0.1,0.25,0.5}/results.json runs/a_rav_emo_improved_s0/results.json runs/lc_rav_emo_tr_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_rav_emo_tr a_rav_emo_improved))" \
+ --line="\`improved\` scratch|$(files runs/lc_emo_scratch_f{0.1,0.25,0.5}/results.json runs/improved_random_s0/results.json runs/lc_emo_scratch_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_emo_scratch improved_random))" \
  --line="fine-tuned CNN (pre-trained on RAVDESS)|$(files runs/lc_rav_emo_ft_f{0.1,0.25,0.5}/results.json runs/a_rav_emo_ft_s0/results.json)"
-echo; echo "#### Learning curve EMO-DB → RAVDESS (seed 0, random 5-fold)"
+echo; echo "#### Learning curve EMO-DB → RAVDESS (random 5-fold)"
 python -m experiments.curves --out=docs/curve_emodb_to_ravdess.png --baseline='`improved` scratch' \
- --title='EMO-DB → RAVDESS: RAVDESS utterance UA, random 5-fold, seed 0' \
- --line="\`improved\` transfer|$(files runs/lc_emo_rav_tr_f{0.1,0.25,0.5}/results.json runs/a_emo_rav_improved_s0/results.json)" \
- --line="\`improved\` scratch|$(files runs/lc_rav_scratch_f{0.1,0.25,0.5}/results.json runs/rav_improved_random_s0/results.json)"
+ --title='EMO-DB → RAVDESS: RAVDESS utterance UA, random 5-fold' \
+ --line="\`improved\` transfer|$(files runs/lc_emo_rav_tr_f{0.1,0.25,0.5}/results.json runs/a_emo_rav_improved_s0/results.json runs/lc_emo_rav_tr_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_emo_rav_tr a_emo_rav_improved))" \
+ --line="\`improved\` scratch|$(files runs/lc_rav_scratch_f{0.1,0.25,0.5}/results.json runs/rav_improved_random_s0/results.json runs/lc_rav_scratch_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_rav_scratch rav_improved_random))"
