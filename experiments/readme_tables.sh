@@ -10,8 +10,10 @@ seeds() { local p=$1; shift; local out=""; for s in "$@"; do [ -f runs/${p}_s$s/
 files() { local out=""; for f in "$@"; do [ -f "$f" ] && out="$out,$f"; done; echo "${out#,}"; }
 # row LABEL FILES: a --row flag, or nothing when FILES is empty
 row() { [ -n "$2" ] && printf -- '--row=%s|%s\n' "$1" "$2"; }
-tbl() { local anchor=$1 label=$2; shift 2; local rows=(); while IFS= read -r r; do [ -n "$r" ] && rows+=("$r"); done < <(printf '%s\n' "$@"); python -m experiments.table --anchor="$anchor" --anchor_label="$label" "${rows[@]}"; }
-tbl_seeds() { local anchor=$1 label=$2; shift 2; local rows=(); while IFS= read -r r; do [ -n "$r" ] && rows+=("$r"); done < <(printf '%s\n' "$@"); python -m experiments.table --anchor="$anchor" --anchor_label="$label" --average_seeds "${rows[@]}"; }
+# tbl ANCHOR LABEL ROWS...: experiments.table (ROWS: newline-separated --row flags);
+# tbl_seeds: the same with each fold averaged over seeds first (LOSO)
+tbl() { local anchor=$1 label=$2; shift 2; local rows=(); while IFS= read -r r; do [ -n "$r" ] && rows+=("$r"); done < <(printf '%s\n' "$@"); python -m experiments.table --anchor="$anchor" --anchor_label="$label" ${TABLE_FLAGS:-} "${rows[@]}"; }
+tbl_seeds() { TABLE_FLAGS=--average_seeds tbl "$@"; }
 anchor_rows() {  # corpus protocol: trivial and openSMILE rows, both norms
   local c=$1 p=$2
   row "trivial: log-mel mean/std → logistic regression" "$(files $A/${c}_logmel_stats_${p}_nospeaker_norm.json)"
