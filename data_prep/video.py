@@ -54,6 +54,12 @@ class DetectorParams:
 @functools.lru_cache(maxsize=None)
 def _cascade() -> cv2.CascadeClassifier:
   """The frontal-face cascade, loaded once per process (read-only after)."""
+  if not (hasattr(cv2, 'CascadeClassifier') and hasattr(cv2, 'data')):
+    # OpenCV 5 dropped the Haar module; images that preinstall it (some GPU
+    # containers do) would otherwise fail with a bare AttributeError.
+    raise RuntimeError(
+        f'OpenCV {cv2.__version__} has no Haar cascades (OpenCV 5 removed '
+        'them); install opencv-python-headless>=4.8,<5')
   path = os.path.join(cv2.data.haarcascades, CASCADE)
   cascade = cv2.CascadeClassifier(path)
   if cascade.empty():

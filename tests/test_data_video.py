@@ -45,6 +45,17 @@ def test_no_face_in_picture_raises():
     video.face_crop_image(np.full((240, 320, 3), 90, np.uint8))
 
 
+def test_opencv_without_haar_cascades_says_which_opencv_to_install(
+    monkeypatch):
+  monkeypatch.delattr(cv2, 'CascadeClassifier')
+  video._cascade.cache_clear()  # pylint: disable=protected-access
+  try:
+    with pytest.raises(RuntimeError, match=r'opencv-python-headless>=4\.8,<5'):
+      video.face_crop_image(np.full((240, 320, 3), 90, np.uint8))
+  finally:
+    video._cascade.cache_clear()  # pylint: disable=protected-access
+
+
 def test_grey_picture_accepted(astronaut):
   grey = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
   crop = video.face_crop_image(grey, size=32)

@@ -156,9 +156,13 @@ def test_two_processes_match_a_single_process_run(two_processes):
   r = evolve.evolve(jax.random.key(0), _config(), x, y)
   np.testing.assert_array_equal(two_processes[0]['genotypes'],
                                 np.asarray(r.state.ga.genotypes))
+  # The gloo all-reduce sums in another order than one process does: on a
+  # 16-core host (jax 0.11.2) the weights differed by up to 2.5e-4 after 3
+  # generations. One generation moves a third of them by more than 1e-3, so
+  # a lost or doubled gradient still fails this check.
   np.testing.assert_allclose(two_processes[0]['w0'],
                              np.asarray(r.params['layers'][0]['w']),
-                             atol=1e-5)
+                             atol=1e-3)
 
 
 def _train_worker(process_id: int, port: int, workdir: str,
