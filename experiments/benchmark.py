@@ -95,6 +95,7 @@ class Sizes:
   cnn_epochs: int = 5
   scaling_pathways: int = 8
   finetune_preset: str = ''
+  gemm_size: int = 4096  # n of the n×n×n product that measures GEMM peak
 
 
 PAPER = Sizes()
@@ -103,7 +104,7 @@ TINY = Sizes(example_shape=(8, 8, 3), num_layers=2, num_modules=6,
              population=6, rows=128, pathway_counts=(4,), dense_counts=(4,),
              work=4, reps=1, fallback_train_rows=96, n_folds=3,
              fitness_tournaments=(1, 3), fitness_budget_s=0.5, transfer_generations=2, cnn_epochs=1,
-             scaling_pathways=4, finetune_preset='tiny')
+             scaling_pathways=4, finetune_preset='tiny', gemm_size=64)
 
 
 # --------------------------------------------------------------------------
@@ -232,6 +233,16 @@ def dot_peak(sizes: Sizes, compute: str, reps: int = 30) -> float:
   return 2.0 * sizes.batch_size * d * k * sizes.module_units / t
 
 
+def gemm_peak(n: int, reps: int = 3) -> float:
+  """FLOP/s of a large square float32 product [n, n] @ [n, n] at JAX's
+  default precision (TF32 passes on recent NVIDIA GPUs): the machine's
+  GEMM peak for the model's dtype. The layer-1 dot above is the right bar
+  on a CPU; on a GPU one small dot per call is launch-bound and this is."""
+  a, b = jax.random.normal(jax.random.key(0), (2, n, n), jnp.float32)
+  t = timed(jax.jit(jnp.dot), a, b, reps=reps)['best_s']
+  return 2.0 * n ** 3 / t
+
+
 def train_call(sizes: Sizes, num_pathways: int, mode: str, compute: str,
                steps: int, mesh=None):
   """(jitted fn, its args): train `num_pathways` pathways `steps` steps.
@@ -346,10 +357,12 @@ def bench_throughput(sizes: Sizes) -> dict[str, Any]:
   # Measured again after the steps: on a shared machine the faster of the
   # two readings is the better estimate of the peak.
   peaks = {c: max(v, dot_peak(sizes, c)) for c, v in peaks.items()}
+  gemm = gemm_peak(sizes.gemm_size)
   for r in rows:
     shape = ('dense' if r['compute'] == 'dense' and r['mode'] == 'sequential'
              else 'gather')  # the matmul shape the step executes
     r['fraction_of_dot_peak'] = r['gflop_per_s'] * 1e9 / peaks[shape]
+    r['fraction_of_gemm_peak'] = r['gflop_per_s'] * 1e9 / gemm
   gather1 = next(r for r in rows if r['compute'] == 'gather' and
                  r['pathways'] == 1)['pathway_steps_per_s']
   for r in rows:
@@ -359,8 +372,10 @@ def bench_throughput(sizes: Sizes) -> dict[str, Any]:
     r['fraction_of_dot_peak'] = (r['executed_gflop_per_s'] * 1e9 /
                                  peaks['dense' if r['kernel'] == 'dense'
                                        else 'gather'])
+    r['fraction_of_gemm_peak'] = r['executed_gflop_per_s'] * 1e9 / gemm
   return {'rows': rows, 'layer1_kernels': kernels, 'dot_peak_gflop_per_s':
-          {c: v / 1e9 for c, v in peaks.items()}}
+          {c: v / 1e9 for c, v in peaks.items()},
+          'gemm_size': sizes.gemm_size, 'gemm_peak_gflop_per_s': gemm / 1e9}
 
 
 def bench_scaling(sizes: Sizes) -> dict[str, Any]:
@@ -558,23 +573,28 @@ def markdown(results: dict[str, Any]) -> str:
     peaks = ', '.join(f'{k} {v:.1f}' for k, v in
                       th['dot_peak_gflop_per_s'].items())
     out += ['### 1–2. Pathway-steps per second (paper model, batch 64)', '',
-            f'jnp.dot layer-1 peak, GFLOP/s: {peaks}', '',
+            f'jnp.dot layer-1 peak, GFLOP/s: {peaks}; machine GEMM peak '
+            f"(float32 {th['gemm_size']}² product): "
+            f"{th['gemm_peak_gflop_per_s']:.1f}", '',
             '| case | P | mode | compute | pathway-steps/s | × one per call '
-            '| GFLOP/s | of dot peak |', '|---|---|---|---|---|---|---|---|']
+            '| GFLOP/s | of dot peak | of GEMM peak |',
+            '|---|---|---|---|---|---|---|---|---|']
     for r in th['rows']:
       out.append(
           f"| {r['case']} | {r['pathways']} | {r['mode']} | {r['compute']} | "
           f"{r['pathway_steps_per_s']:.1f} | "
           f"{r['speedup_vs_gather_one_per_call']:.2f} | "
-          f"{r['gflop_per_s']:.1f} | {100 * r['fraction_of_dot_peak']:.0f}% |")
+          f"{r['gflop_per_s']:.1f} | {100 * r['fraction_of_dot_peak']:.0f}% | "
+          f"{100 * r['fraction_of_gemm_peak']:.1f}% |")
     out += ['', 'Layer 1 alone (forward + weight gradient):', '',
-            '| kernel | P | useful GFLOP/s | executed GFLOP/s | of dot peak |',
-            '|---|---|---|---|---|']
+            '| kernel | P | useful GFLOP/s | executed GFLOP/s | of dot peak '
+            '| of GEMM peak |', '|---|---|---|---|---|---|']
     for r in th['layer1_kernels']:
       out.append(f"| {r['kernel']} | {r['pathways']} | "
                  f"{r['useful_gflop_per_s']:.1f} | "
                  f"{r['executed_gflop_per_s']:.1f} | "
-                 f"{100 * r['fraction_of_dot_peak']:.0f}% |")
+                 f"{100 * r['fraction_of_dot_peak']:.0f}% | "
+                 f"{100 * r['fraction_of_gemm_peak']:.1f}% |")
     out.append('')
   if 'generation' in results:
     g = results['generation']

@@ -40,6 +40,15 @@ def test_throughput_covers_every_case_and_compute(quick_run):
              for r in rows)
 
 
+def test_throughput_relates_every_rate_to_the_machine_gemm_peak(quick_run):
+  th = quick_run[0]['throughput']
+  assert th['gemm_size'] == benchmark.TINY.gemm_size
+  for r in th['rows']:
+    np.testing.assert_allclose(
+        r['fraction_of_gemm_peak'],
+        r['gflop_per_s'] / th['gemm_peak_gflop_per_s'], rtol=1e-6)
+
+
 def test_scaling_measures_every_device_count(quick_run):
   rows = quick_run[0]['scaling']['rows']
   assert [r['devices'] for r in rows] == [1, 2]
