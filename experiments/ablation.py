@@ -53,6 +53,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     'generations120': {'evolution.generations': 120},
     'epochs10': {'evolution.epochs_per_pathway': 10},
     'epochs20': {'evolution.epochs_per_pathway': 20},
+    # Test-time ensembles of the final population (pathnet_jax/ensemble.py).
+    'ensemble3': {'ensemble_size': 3},
+    'ensemble5': {'ensemble_size': 5},
+    'ensemble10': {'ensemble_size': 10},
 }
 
 
@@ -122,17 +126,24 @@ def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
                          augment=augment_lib.from_config(config), **kwargs)
   seconds = time.perf_counter() - t0
 
-  def scores(rows):
-    lp = train_binary.test_log_probs(config, result.params,
-                                     result.best_genotype,
+  genotypes = train_binary.scoring_genotypes(config, result)
+
+  def scores(rows, pathways):
+    lp = train_binary.test_log_probs(config, result.params, pathways,
                                      result.frozen_slots, prep(rows))
     return metrics.utterance_scores(lp, fs.label[rows], fs.utterance[rows],
                                     num_classes)
 
-  sel, test = scores(select_rows), scores(test_rows)
-  return {'selection_wa': sel['wa'], 'selection_ua': sel['ua'],
-          'test_wa': test['wa'], 'test_ua': test['ua'],
-          'best_fitness': result.best_fitness, 'seconds': seconds}
+  sel, test = scores(select_rows, genotypes), scores(test_rows, genotypes)
+  out = {'selection_wa': sel['wa'], 'selection_ua': sel['ua'],
+         'test_wa': test['wa'], 'test_ua': test['ua'],
+         'best_fitness': result.best_fitness, 'seconds': seconds,
+         'ensemble_size': len(genotypes)}
+  if len(genotypes) > 1:  # the same evolution scored by its best alone
+    single = scores(select_rows, result.best_genotype)
+    out.update(selection_ua_single_best=single['ua'],
+               test_ua_single_best=scores(test_rows, result.best_genotype)['ua'])
+  return out
 
 
 def run(config, variants: Sequence[str], folds: Sequence[int],
@@ -153,12 +164,16 @@ def run(config, variants: Sequence[str], folds: Sequence[int],
                                 select_fraction, cfg.seed + i, select_by))
       print(f'{name} fold {i}: selection UA {rows[-1]["selection_ua"]:.3f} '
             f'WA {rows[-1]["selection_wa"]:.3f} | test UA '
-            f'{rows[-1]["test_ua"]:.3f} ({rows[-1]["seconds"]:.0f}s)',
+            f'{rows[-1]["test_ua"]:.3f} ({rows[-1]["seconds"]:.0f}s)' + (
+                f' | best pathway alone: selection UA '
+                f'{rows[-1]["selection_ua_single_best"]:.3f}'
+                if 'selection_ua_single_best' in rows[-1] else ''),
             flush=True)
+    keys = ['selection_wa', 'selection_ua', 'test_wa', 'test_ua', 'seconds']
+    keys += [k for k in ('selection_ua_single_best', 'test_ua_single_best')
+             if all(k in r for r in rows)]
     out[name] = {'overrides': overrides, 'folds': rows, **{
-        f'{k}_mean': float(np.mean([r[k] for r in rows]))
-        for k in ('selection_wa', 'selection_ua', 'test_wa', 'test_ua',
-                  'seconds')}}
+        f'{k}_mean': float(np.mean([r[k] for r in rows])) for k in keys}}
   return out
 
 

@@ -26,13 +26,11 @@ from typing import Any, Sequence
 from absl import app
 from absl import flags
 from absl import logging
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from experiments import normalize
-from pathnet_jax import pathway
-from pathnet_jax import train as train_lib
+from experiments import train as train_binary
 
 AUDIO_EXTS = ('.wav', '.flac', '.ogg')
 VIDEO_EXTS = ('.mp4', '.avi')
@@ -51,7 +49,8 @@ class PredictError(ValueError):
 class Model:
   """What `predict` needs from a training run.
 
-  params: PathNet parameters; genotype: int32[L, N]; frozen_slots: None or
+  params: PathNet parameters; genotype: int32[L, N], or [k, L, N] for an
+  ensemble (config.ensemble_size > 1); frozen_slots: None or
   (indices int32[L, F], weights float32[L, F]) of the frozen source pathway;
   class_names: C names; stats: the training fold's normaliser; config: the
   run's ConfigDict; feature_params: the feature extraction parameters.
@@ -142,8 +141,6 @@ def input_features(path: str, model: Model) -> np.ndarray:
 
 def predict_rows(model: Model, x: np.ndarray) -> np.ndarray:
   """Utterance-level class probabilities float64[C] of rows [n, H, W, C]."""
-  always = model.frozen_slots or (None, None)
-  idx, w = pathway.slots(jnp.asarray(model.genotype), *always)
   stats = model.stats
   if stats.mode == 'speaker':
     # The training speakers' statistics say nothing about this file's
@@ -153,12 +150,10 @@ def predict_rows(model: Model, x: np.ndarray) -> np.ndarray:
     x_speaker = ['file'] * len(x)
   else:
     x_speaker = None
-  xn = jnp.asarray(normalize.apply_normalizer(stats, x, speaker=x_speaker))
-  mc = model.config.model
-  lp = np.asarray(train_lib.log_probs(
-      model.params, idx, w, xn, batch_size=int(
-          model.config.optim.get('eval_batch_size', 1024)),
-      aggregate=mc.aggregate, compute=mc.get('compute', 'gather')),
+  xn = normalize.apply_normalizer(stats, x, speaker=x_speaker)
+  # Scored exactly as evaluation scores a test fold (ensembles included).
+  lp = np.asarray(train_binary.test_log_probs(
+      model.config, model.params, model.genotype, model.frozen_slots, xn),
                   np.float64)
   mean_lp = lp.mean(axis=0)  # the utterance score used in evaluation
   p = np.exp(mean_lp - mean_lp.max())

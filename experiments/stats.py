@@ -185,9 +185,11 @@ def define_flags() -> None:
   flags.DEFINE_string('b', None, 'Results JSON files of the other method.',
                       required=True)
   flags.DEFINE_enum('metric', 'ua', ['ua', 'wa'], 'Score to compare.')
-  flags.DEFINE_enum('level', 'utterance', ['utterance', 'segment'],
+  flags.DEFINE_enum('level', 'utterance',
+                    ['utterance', 'segment', 'single_best_utterance'],
                     'Level of experiments.train results (baseline results '
-                    'are utterance level).')
+                    'are utterance level); single_best_utterance: the best '
+                    'pathway alone in a run with config.ensemble_size > 1.')
   flags.DEFINE_bool('average_seeds', False, 'Average each fold over seeds '
                     'before testing (folds that do not depend on the seed, '
                     'e.g. leave-one-speaker-out).')

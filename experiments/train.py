@@ -54,6 +54,7 @@ from experiments import splits
 from experiments import workdir as workdir_lib
 from experiments.configs import default as default_config
 from pathnet_jax import augment as augment_lib
+from pathnet_jax import ensemble
 from pathnet_jax import evolve
 from pathnet_jax import metrics
 from pathnet_jax import parallel
@@ -70,7 +71,8 @@ OPTIONAL_FIELDS = ('synthetic', 'parallel', 'max_folds', 'data_seed')
 RESUMABLE_KEYS = ('folds', 'max_folds')
 # Fields added after runs were recorded: at these values a config equals one
 # recorded without them (so older workdirs still resume).
-ADDED_DEFAULTS = {'train_fraction': 1.0, 'shared_classes_only': False}
+ADDED_DEFAULTS = {'train_fraction': 1.0, 'shared_classes_only': False,
+                  'ensemble_size': 1}
 
 
 def without_added_defaults(config_dict: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +114,9 @@ def check_config(config) -> None:
   if not 0 < float(config.get('train_fraction', 1.0)) <= 1:
     raise ValueError('config.train_fraction must be in (0, 1], got '
                      f'{config.train_fraction}')
+  if int(config.get('ensemble_size', 1)) < 1:
+    raise ValueError('config.ensemble_size must be >= 1 (1 = the best '
+                     f'pathway alone), got {config.ensemble_size}')
   if config.get('shared_classes_only', False) and not config.sources:
     raise ValueError('config.shared_classes_only needs config.sources (the '
                      'corpora whose classes the target shares)')
@@ -262,14 +267,30 @@ def evolve_source(key, config, workdir: str, src):
   return result
 
 
+def scoring_genotypes(config, result) -> np.ndarray:
+  """int32[k, L, N]: the run's best pathway, then (config.ensemble_size > 1)
+  the fittest distinct others of its final population."""
+  ga = result.state.ga
+  return ensemble.fittest_distinct(
+      np.asarray(ga.genotypes), np.asarray(ga.fitness),
+      int(config.get('ensemble_size', 1)), best=result.best_genotype)
+
+
 def test_log_probs(config, params, genotype, frozen_slots, x_test):
-  """[n, C] log-probabilities of the best pathway (frozen modules joined)."""
+  """[n, C] log-probabilities of a pathway [L, N] (frozen modules joined), or
+  of an ensemble [k, L, N]: the log of its members' mean probability."""
+  genotype = np.asarray(genotype)
+  if genotype.ndim == 3:
+    return ensemble.mean_probability(np.stack([
+        test_log_probs(config, params, g, frozen_slots, x_test)
+        for g in genotype]))
   always = (None, None) if frozen_slots is None else frozen_slots
   idx, w = pathway.slots(jnp.asarray(genotype), *always)
   return np.asarray(train_lib.log_probs(
       params, idx, w, jnp.asarray(x_test),
-      batch_size=int(config.optim.eval_batch_size),
-      aggregate=config.model.aggregate, compute=config.model.compute))
+      batch_size=int(config.optim.get('eval_batch_size', 1024)),
+      aggregate=config.model.aggregate,
+      compute=config.model.get('compute', 'gather')))
 
 
 def fold_scores_in_memory(scores: dict[str, Any]) -> dict[str, Any]:
@@ -337,9 +358,10 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
       fitness_y=fitness_y, augment=augment_lib.from_config(config),
       progress=_log_progress(f'fold {i}', config.evolution.generations))
   train_s = time.perf_counter() - t0
-  lp = test_log_probs(config, result.params, result.best_genotype,
-                      result.frozen_slots,
-                      prep(test_rows))
+  genotypes = scoring_genotypes(config, result)
+  x_test = prep(test_rows)
+  lp = test_log_probs(config, result.params, genotypes, result.frozen_slots,
+                      x_test)
   y_test = fs.label[test_rows]
   scores = {
       'fold': i, 'n_train_rows': int(fit_rows.size),
@@ -353,10 +375,16 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
                                             fs.utterance[test_rows],
                                             num_classes),
       'best_genotype': result.best_genotype, 'best_fitness': result.best_fitness,
+      'ensemble_size': len(genotypes),
       'history': {k: v for k, v in result.history.items()},
       'steps_per_pathway': result.steps_per_pathway,
       'train_s': train_s, 'eval_s': time.perf_counter() - t0 - train_s,
   }
+  if len(genotypes) > 1:  # the paper's single best, for a paired comparison
+    scores['single_best_utterance'] = metrics.utterance_scores(
+        test_log_probs(config, result.params, result.best_genotype,
+                       result.frozen_slots, x_test),
+        y_test, fs.utterance[test_rows], num_classes)
   scores = fold_scores_in_memory(metrics.jsonable(scores))
   if is_writer():
     os.makedirs(fold_dir, exist_ok=True)
@@ -389,7 +417,8 @@ def write_text(path: str, text: str) -> None:
 
 def save_model(model_dir, config, params, genotype, frozen_slots, stats,
                class_names) -> None:
-  """What predict.py needs: parameters, pathway, normaliser, class names.
+  """What predict.py needs: parameters, pathway (int32[L, N], or [k, L, N]
+  for an ensemble), normaliser, class names.
 
   Every process calls this: orbax saves the (replicated) parameters as one
   copy from the primary host; the plain files come from process 0 only.
@@ -509,9 +538,10 @@ def _evolve_and_score(config, workdir, fs, src, folds, chosen, start):
     write_outputs(workdir, config, results, fs.class_names)
   if first is not None:
     result, stats = first
+    genotypes = scoring_genotypes(config, result)
     save_model(os.path.join(workdir, 'model'), config, result.params,
-               result.best_genotype, result.frozen_slots, stats,
-               fs.class_names)
+               genotypes[0] if len(genotypes) == 1 else genotypes,
+               result.frozen_slots, stats, fs.class_names)
   return results
 
 

@@ -169,6 +169,28 @@ def test_predict_uses_the_trained_pathway(request, run, speech):
   np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_ensemble_run_scores_the_ensemble_and_its_best_alone(tmp_path,
+                                                            speech):
+  config = tiny_config(ensemble_size=3)
+  results = train.train_and_evaluate(config, str(tmp_path))
+  fold = results['folds'][0]
+  assert fold['ensemble_size'] == 3  # of the 4 pathways of the population
+  assert {'wa', 'ua', 'n'} <= set(fold['single_best_utterance'])
+  assert fold['single_best_utterance']['n'] == fold['utterance']['n']
+  model = predict.load_model(str(tmp_path))
+  assert model.genotype.shape[0] == 3  # [k, L, N]: predict uses all three
+  np.testing.assert_array_equal(model.genotype[0], fold['best_genotype'])
+  x = normalize.apply_normalizer(model.stats,
+                                 predict.input_features(speech, model))
+  members = [train.test_log_probs(config, model.params, g, None, x)
+             for g in model.genotype]
+  mean_p = np.mean([np.exp(lp) for lp in members], axis=0)  # [n, C]
+  lp = np.log(mean_p).mean(0)
+  got = predict.predict_file(model, speech)['probabilities']
+  np.testing.assert_allclose([got[c] for c in results['class_names']],
+                             np.exp(lp) / np.exp(lp).sum(), rtol=1e-5)
+
+
 def test_speaker_normalised_run_and_predict(tmp_path, speech):
   """normalize='speaker': every row standardised by its own speaker's
   statistics (the held-out speaker's too); predict uses the file's own."""

@@ -29,6 +29,7 @@ def test_paper_config_is_the_papers_method_with_every_option_off():
   assert c.fitness == 'train' and not c.evolution.tiebreak_loss
   assert c.optim.weight_decay == 0.0 and c.optim.input_dropout == 0.0
   assert not c.augment.enabled and c.normalize == 'pixel'
+  assert c.ensemble_size == 1  # the best pathway alone
 
 
 def test_every_ablation_variant_changes_only_listed_settings():
