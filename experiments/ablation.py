@@ -42,6 +42,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # Transductive: each speaker standardised by its own unlabelled segments.
     'speaker_norm': {'normalize': 'speaker'},
     'time_pooled': {'model.input_view': 'time_pooled'},
+    'time_stats': {'model.input_view': 'time_stats'},
     'conv': {'model.module_type': 'conv', 'model.module_units': 8},
     # Training per generation: the paper's one SGD epoch per pathway
     # underfits everything but a memorising 12288-input layer.

@@ -64,8 +64,8 @@ def _layer_shapes(mc, input_shape):
     raise ValueError(f'model.input_view must be one of {INPUT_VIEWS}, got '
                      f'{view!r}')
   if module_type == 'dense':
-    if view == 'time_pooled':
-      input_shape = (input_shape[0], 2, input_shape[2])
+    if view in POOLED_STATS:
+      input_shape = (input_shape[0], POOLED_STATS[view], input_shape[2])
     d_in = int(math.prod(input_shape))
     return [(m, d_in if l == 0 else u, u) for l in range(mc.num_layers)]
   if len(input_shape) != 3:
@@ -246,9 +246,11 @@ def slice_features(layers: list[Params], weights: jax.Array, x: jax.Array, *,
 
 def _flat_input(d_in: int, x: jax.Array) -> jax.Array:
   """[B, ...] -> [B, d_in]; time-pooled first when layer 1 expects it and x
-  is not pooled already."""
-  if x.ndim == 4 and x[0].size != d_in and x.shape[1] * 2 * x.shape[3] == d_in:
-    x = input_view(x, 'time_pooled')
+  is not pooled already (the number of statistics tells which view)."""
+  if x.ndim == 4 and x[0].size != d_in:
+    for view, stats in POOLED_STATS.items():
+      if x.shape[1] * stats * x.shape[3] == d_in:
+        return input_view(x, view).reshape(x.shape[0], -1)
   return x.reshape(x.shape[0], -1)
 
 
@@ -286,17 +288,24 @@ def apply(params: Params, mask: jax.Array, x: jax.Array, *,
   return head_apply(params['head'], h.mean(axis=(1, 2)) if conv else h)
 
 
-INPUT_VIEWS = ('segment', 'time_pooled')
+# Views pooled over time: statistics per band and channel over the W frames.
+POOLED_STATS = {'time_pooled': 2, 'time_stats': 4}
+INPUT_VIEWS = ('segment', *POOLED_STATS)
 
 
 def input_view(x, view: str = 'segment'):
-  """What layer 1 sees. 'segment': the [n, H, W, C] segment as is;
-  'time_pooled': per band and channel, the mean and std over the W frames,
-  [n, H, 2, C] — modules that see time-pooled input (position-invariant,
-  12288 -> 384 inputs)."""
+  """What layer 1 sees, from segments [n, H, W, C].
+
+  'segment': the segment as is. 'time_pooled': per band and channel, the
+  mean and std over the W frames, [n, H, 2, C] (position-invariant, 12288
+  -> 384 inputs). 'time_stats': mean, std, min and max, [n, H, 4, C] (768
+  inputs; the extremes keep short events that mean and std blur).
+  """
   if view == 'segment':
     return x
-  if view == 'time_pooled':
-    return jnp.concatenate([x.mean(axis=2, keepdims=True),
-                            x.std(axis=2, keepdims=True)], axis=2)
-  raise ValueError(f'input view must be one of {INPUT_VIEWS}, got {view!r}')
+  stats = [x.mean(axis=2, keepdims=True), x.std(axis=2, keepdims=True)]
+  if view == 'time_stats':
+    stats += [x.min(axis=2, keepdims=True), x.max(axis=2, keepdims=True)]
+  elif view != 'time_pooled':
+    raise ValueError(f'input view must be one of {INPUT_VIEWS}, got {view!r}')
+  return jnp.concatenate(stats, axis=2)

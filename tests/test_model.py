@@ -128,14 +128,25 @@ def test_time_pooled_view_is_mean_and_std_over_frames():
     model.input_view(x, 'spectral')
 
 
-def test_time_pooled_modules_pool_inside_apply():
+def test_time_stats_view_adds_min_and_max_over_frames():
+  x = jnp.arange(2 * 3 * 4 * 2, dtype=jnp.float32).reshape(2, 3, 4, 2) ** 2
+  v = np.asarray(model.input_view(x, 'time_stats'))
+  assert v.shape == (2, 3, 4, 2)
+  np.testing.assert_allclose(v[:, :, :2],
+                             np.asarray(model.input_view(x, 'time_pooled')))
+  np.testing.assert_array_equal(v[:, :, 2], np.asarray(x).min(2))
+  np.testing.assert_array_equal(v[:, :, 3], np.asarray(x).max(2))
+
+
+@pytest.mark.parametrize('view, stats', [('time_pooled', 2), ('time_stats', 4)])
+def test_time_pooled_modules_pool_inside_apply(view, stats):
   cfg = tinyconfig.tiny_config()
-  cfg.model.input_view = 'time_pooled'
+  cfg.model.input_view = view
   params = model.init(jax.random.key(0), cfg, (4, 5, 3), 3)
-  assert params['layers'][0]['w'].shape == (6, 4 * 2 * 3, 8)
+  assert params['layers'][0]['w'].shape == (6, 4 * stats * 3, 8)
   x = jax.random.normal(jax.random.key(1), (2, 4, 5, 3))
   mask = pathway.to_mask(jnp.array([[0, 1], [2, 3]]), 6)
-  pooled = model.input_view(x, 'time_pooled')
+  pooled = model.input_view(x, view)
   np.testing.assert_allclose(model.apply(params, mask, x),
                              _numpy_forward(params, mask, pooled, 'mean'),
                              rtol=1e-5, atol=1e-5)

@@ -55,7 +55,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.model.aggregate = 'mean'  # 'sum' is the original PathNet
   c.model.compute = 'gather'  # 'dense' computes all M modules then masks
   c.model.module_type = 'dense'  # 'conv': 3x3 conv modules (issue 6)
-  c.model.input_view = 'segment'  # 'time_pooled': mean/std over frames
+  c.model.input_view = 'segment'  # 'time_pooled': mean/std over frames;
+  # 'time_stats': mean/std/min/max
 
   c.evolution = ml_collections.ConfigDict()
   c.evolution.population_size = 20
