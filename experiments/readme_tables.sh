@@ -52,6 +52,7 @@ tbl_seeds $A/ravdess_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM
  "$(row '`improved`' "$(seeds rav_improved_loso 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds rav_improved_spk_loso 0 1 2)")" \
  "$(row '`improved_speaker_e20` (transductive)' "$(seeds rav_e20_loso 0 1 2)")" \
+ "$(row 'CNN from scratch (10 epochs)' "$(seeds rav_cnn_loso 0)")" \
  "$(anchor_rows ravdess speaker_kfold)"
 
 echo; echo "#### Cross-corpus RAVDESS → EMO-DB, EMO-DB random 5-fold: transfer against scratch"
