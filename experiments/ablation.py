@@ -127,7 +127,9 @@ def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
                          augment=augment_lib.from_config(config), **kwargs)
   seconds = time.perf_counter() - t0
 
-  genotypes = train_binary.scoring_genotypes(config, result)
+  genotypes = train_binary.scoring_genotypes(
+      config, result, *((kwargs['fitness_x'], kwargs['fitness_y']) if kwargs
+                        else (prep(fit_rows), fs.label[fit_rows])))
 
   def scores(rows, pathways):
     lp = train_binary.test_log_probs(config, result.params, pathways,

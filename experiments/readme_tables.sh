@@ -28,7 +28,7 @@ tbl $A/emodb_ComParE_2016_random_kfold_nospeaker_norm.json 'ComParE+SVM' \
  "$(row '`improved`' "$(seeds improved_random 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds improved_spk_random 0 1 2)")" \
  "$(row '`improved_speaker_e20` (transductive)' "$(seeds e20_random 0 1 2)")" \
- "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0)")" \
+ "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0 1 2)")" \
  "$(anchor_rows emodb random_kfold)"
 echo; echo "#### EMO-DB, leave-one-speaker-out (10 folds)"
 tbl_seeds $A/emodb_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM' \
@@ -36,7 +36,7 @@ tbl_seeds $A/emodb_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM' 
  "$(row '`improved`' "$(seeds improved_loso 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds improved_spk_loso 0 1 2)")" \
  "$(row '`improved_speaker_e20` (transductive)' "$(seeds e20_loso 0 1 2)")" \
- "$(row 'CNN from scratch (10 epochs)' "$(seeds emo_cnn_loso 0)")" \
+ "$(row 'CNN from scratch (10 epochs)' "$(seeds emo_cnn_loso 0 1 2)")" \
  "$(anchor_rows emodb speaker_kfold)"
 echo; echo "#### RAVDESS (actors 01–12), random 5-fold"
 tbl $A/ravdess_ComParE_2016_random_kfold_nospeaker_norm.json 'ComParE+SVM' \
@@ -65,7 +65,7 @@ tbl "$(seeds a_rav_emo_ft 0 1 2)" 'fine-tuned CNN' \
  "$(row '`paper` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_paper 0 1 2)")" \
  "$(row '`paper` scratch' "$(files runs/paper_random/results.json)")" \
  "$(row 'CNN pre-trained on RAVDESS (10 epochs), fine-tuned (10)' "$(seeds a_rav_emo_ft 0 1 2)")" \
- "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0)")"
+ "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0 1 2)")"
 echo; echo "#### Cross-corpus RAVDESS → EMO-DB on the classes both corpora share (EMO-DB random 5-fold)"
 tbl "$(seeds improved_shared_scratch 0 1 2)" '`improved` scratch, shared classes' \
  "$(row '`improved` transfer RAVDESS → EMO-DB, shared classes' "$(seeds a_rav_emo_improved_shared 0 1 2)")"

@@ -267,13 +267,26 @@ def evolve_source(key, config, workdir: str, src):
   return result
 
 
-def scoring_genotypes(config, result) -> np.ndarray:
+def scoring_genotypes(config, result, fitness_x, fitness_y) -> np.ndarray:
   """int32[k, L, N]: the run's best pathway, then (config.ensemble_size > 1)
-  the fittest distinct others of its final population."""
-  ga = result.state.ga
-  return ensemble.fittest_distinct(
-      np.asarray(ga.genotypes), np.asarray(ga.fitness),
-      int(config.get('ensemble_size', 1)), best=result.best_genotype)
+  the distinct others of its final population with the highest fitness on
+  `fitness_x`, `fitness_y` (the rows evolution's fitness used), measured
+  again on the final weights. The GA's stored fitness is stale: a mutated
+  loser inherits its winner's, new untrained modules and all."""
+  k = int(config.get('ensemble_size', 1))
+  best = np.asarray(result.best_genotype, np.int32)
+  if k == 1:
+    return best[None]
+  genotypes = np.asarray(result.state.ga.genotypes)
+  idx, w = pathway.slots(jnp.asarray(genotypes),
+                         *(result.frozen_slots or (None, None)))
+  fitness, _ = train_lib.evaluate(
+      result.params, idx, w, jnp.asarray(fitness_x), jnp.asarray(fitness_y),
+      batch_size=int(config.optim.get('eval_batch_size', 1024)),
+      aggregate=config.model.aggregate,
+      compute=config.model.get('compute', 'gather'))
+  return ensemble.fittest_distinct(genotypes, np.asarray(fitness), k,
+                                   best=best)
 
 
 def test_log_probs(config, params, genotype, frozen_slots, x_test):
@@ -358,7 +371,9 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
       fitness_y=fitness_y, augment=augment_lib.from_config(config),
       progress=_log_progress(f'fold {i}', config.evolution.generations))
   train_s = time.perf_counter() - t0
-  genotypes = scoring_genotypes(config, result)
+  genotypes = scoring_genotypes(
+      config, result, x_fit if fitness_x is None else fitness_x,
+      fs.label[fit_rows] if fitness_y is None else fitness_y)
   x_test = prep(test_rows)
   lp = test_log_probs(config, result.params, genotypes, result.frozen_slots,
                       x_test)
@@ -392,7 +407,7 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
   print(f"fold {i}: segment WA {scores['segment']['wa']:.3f} | utterance WA "
         f"{scores['utterance']['wa']:.3f} UA {scores['utterance']['ua']:.3f} "
         f'({train_s:.0f}s)', flush=True)
-  return scores, (result, stats)
+  return scores, (result, stats, genotypes)
 
 
 def is_writer() -> bool:
@@ -537,8 +552,7 @@ def _evolve_and_score(config, workdir, fs, src, folds, chosen, start):
   if is_writer():
     write_outputs(workdir, config, results, fs.class_names)
   if first is not None:
-    result, stats = first
-    genotypes = scoring_genotypes(config, result)
+    result, stats, genotypes = first
     save_model(os.path.join(workdir, 'model'), config, result.params,
                genotypes[0] if len(genotypes) == 1 else genotypes,
                result.frozen_slots, stats, fs.class_names)

@@ -24,8 +24,9 @@ def fittest_distinct(genotypes: np.ndarray, fitness: np.ndarray, k: int,
 
   Args:
     genotypes: int32[S, L, N], the final population.
-    fitness: float[S], their last evaluated fitness (ties keep population
-      order).
+    fitness: float[S], their fitness (ties keep population order). Measure
+      it on the final weights: the GA's stored fitness of a mutated loser is
+      its winner's.
     k: the ensemble's size; 1 gives `best` alone (the paper).
     best: int32[L, N], the run's best pathway, taken first when given (it
       may have left the population).
