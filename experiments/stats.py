@@ -185,11 +185,15 @@ def define_flags() -> None:
   flags.DEFINE_string('b', None, 'Results JSON files of the other method.',
                       required=True)
   flags.DEFINE_enum('metric', 'ua', ['ua', 'wa'], 'Score to compare.')
-  flags.DEFINE_enum('level', 'utterance',
-                    ['utterance', 'segment', 'single_best_utterance'],
+  levels = ['utterance', 'segment', 'single_best_utterance']
+  flags.DEFINE_enum('level', 'utterance', levels,
                     'Level of experiments.train results (baseline results '
                     'are utterance level); single_best_utterance: the best '
                     'pathway alone in a run with config.ensemble_size > 1.')
+  flags.DEFINE_enum('b_level', None, levels, 'Level of the --b files when '
+                    'it differs from --level (e.g. an ensemble run against '
+                    'its own best pathway: --a=F --b=F '
+                    '--b_level=single_best_utterance).')
   flags.DEFINE_bool('average_seeds', False, 'Average each fold over seeds '
                     'before testing (folds that do not depend on the seed, '
                     'e.g. leave-one-speaker-out).')
@@ -199,7 +203,7 @@ def main(argv: Sequence[str]) -> None:
   del argv
   f = flags.FLAGS
   c = compare(merged_fold_scores(_read(f.a), f.metric, f.level),
-              merged_fold_scores(_read(f.b), f.metric, f.level),
+              merged_fold_scores(_read(f.b), f.metric, f.b_level or f.level),
               average_seeds=f.average_seeds)
   print(format_comparison(c, f.metric))
 

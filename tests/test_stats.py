@@ -112,3 +112,17 @@ def test_cli_prints_the_comparison(tmp_path):
       [sys.executable, '-m', 'experiments.stats', f'--a={a}', f'--b={b}'],
       capture_output=True, text=True, cwd=REPO, timeout=120, check=True).stdout
   assert 'UA a 0.650 ± 0.050 | b 0.550 ± 0.050 | a - b +0.100' in out
+
+
+def test_cli_compares_an_ensemble_run_with_its_own_best_pathway(tmp_path):
+  run = _train_results(0, [0.6, 0.7])
+  for fold, single in zip(run['folds'], (0.55, 0.6)):
+    fold['single_best_utterance'] = {'ua': single, 'wa': single,
+                                     'n': fold['utterance']['n']}
+  path = tmp_path / 'ens.json'
+  path.write_text(json.dumps(run))
+  out = subprocess.run(
+      [sys.executable, '-m', 'experiments.stats', f'--a={path}',
+       f'--b={path}', '--b_level=single_best_utterance'],
+      capture_output=True, text=True, cwd=REPO, timeout=120, check=True).stdout
+  assert 'UA a 0.650 ± 0.050 | b 0.575 ± 0.025 | a - b +0.075' in out
