@@ -36,6 +36,7 @@ tbl_seeds $A/emodb_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM' 
  "$(row '`improved`' "$(seeds improved_loso 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds improved_spk_loso 0 1 2)")" \
  "$(row '`improved_speaker_e20` (transductive)' "$(seeds e20_loso 0 1 2)")" \
+ "$(row '`improved_speaker`, ensemble of 5 (not chosen; transductive)' "$(seeds spk_ens5_loso 0 1 2)")" \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds emo_cnn_loso 0 1 2)")" \
  "$(anchor_rows emodb speaker_kfold)"
 echo; echo "#### RAVDESS (actors 01–12), random 5-fold"
@@ -52,6 +53,7 @@ tbl_seeds $A/ravdess_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM
  "$(row '`improved`' "$(seeds rav_improved_loso 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds rav_improved_spk_loso 0 1 2)")" \
  "$(row '`improved_speaker_e20` (transductive)' "$(seeds rav_e20_loso 0 1 2)")" \
+ "$(row '`improved_speaker`, ensemble of 5 (not chosen; transductive)' "$(seeds rav_spk_ens5_loso 0 1 2)")" \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds rav_cnn_loso 0)")" \
  "$(anchor_rows ravdess speaker_kfold)"
 
