@@ -28,6 +28,7 @@ from experiments import normalize
 from experiments import splits
 from experiments import train as train_binary
 from pathnet_jax import augment as augment_lib
+from pathnet_jax import ensemble
 from pathnet_jax import evolve
 from pathnet_jax import metrics
 
@@ -118,34 +119,35 @@ def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
   prep = lambda rows: normalize.apply_normalizer(stats, fs.x[rows],
                                                  speaker=fs.speaker[rows])
   num_classes = len(fs.class_names)
+  fitness_x, fitness_y = prep(fit_rows), fs.label[fit_rows]
   kwargs = {}
   if fitness_rows is not None:
-    kwargs = dict(fitness_x=prep(fitness_rows), fitness_y=fs.label[fitness_rows])
+    fitness_x, fitness_y = prep(fitness_rows), fs.label[fitness_rows]
+    kwargs = dict(fitness_x=fitness_x, fitness_y=fitness_y)
   t0 = time.perf_counter()
   result = evolve.evolve(key, config, prep(fit_rows), fs.label[fit_rows],
                          num_classes=num_classes,
                          augment=augment_lib.from_config(config), **kwargs)
   seconds = time.perf_counter() - t0
+  genotypes = train_binary.scoring_genotypes(config, result, fitness_x,
+                                             fitness_y)
 
-  genotypes = train_binary.scoring_genotypes(
-      config, result, *((kwargs['fitness_x'], kwargs['fitness_y']) if kwargs
-                        else (prep(fit_rows), fs.label[fit_rows])))
+  def scores(rows):
+    """(ensemble scores, best pathway's scores) on `rows`."""
+    members = train_binary.member_log_probs(config, result.params, genotypes,
+                                            result.frozen_slots, prep(rows))
+    return [metrics.utterance_scores(lp, fs.label[rows], fs.utterance[rows],
+                                     num_classes)
+            for lp in (ensemble.mean_probability(members), members[0])]
 
-  def scores(rows, pathways):
-    lp = train_binary.test_log_probs(config, result.params, pathways,
-                                     result.frozen_slots, prep(rows))
-    return metrics.utterance_scores(lp, fs.label[rows], fs.utterance[rows],
-                                    num_classes)
-
-  sel, test = scores(select_rows, genotypes), scores(test_rows, genotypes)
+  (sel, sel_best), (test, test_best) = scores(select_rows), scores(test_rows)
   out = {'selection_wa': sel['wa'], 'selection_ua': sel['ua'],
          'test_wa': test['wa'], 'test_ua': test['ua'],
          'best_fitness': result.best_fitness, 'seconds': seconds,
          'ensemble_size': len(genotypes)}
   if len(genotypes) > 1:  # the same evolution scored by its best alone
-    single = scores(select_rows, result.best_genotype)
-    out.update(selection_ua_single_best=single['ua'],
-               test_ua_single_best=scores(test_rows, result.best_genotype)['ua'])
+    out.update(selection_ua_single_best=sel_best['ua'],
+               test_ua_single_best=test_best['ua'])
   return out
 
 

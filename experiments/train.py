@@ -289,14 +289,20 @@ def scoring_genotypes(config, result, fitness_x, fitness_y) -> np.ndarray:
                                    best=best)
 
 
+def member_log_probs(config, params, genotypes, frozen_slots, x_test
+                     ) -> np.ndarray:
+  """[k, n, C] log-probabilities of each pathway of `genotypes` [k, L, N]."""
+  return np.stack([test_log_probs(config, params, g, frozen_slots, x_test)
+                   for g in np.asarray(genotypes)])
+
+
 def test_log_probs(config, params, genotype, frozen_slots, x_test):
   """[n, C] log-probabilities of a pathway [L, N] (frozen modules joined), or
   of an ensemble [k, L, N]: the log of its members' mean probability."""
   genotype = np.asarray(genotype)
   if genotype.ndim == 3:
-    return ensemble.mean_probability(np.stack([
-        test_log_probs(config, params, g, frozen_slots, x_test)
-        for g in genotype]))
+    return ensemble.mean_probability(
+        member_log_probs(config, params, genotype, frozen_slots, x_test))
   always = (None, None) if frozen_slots is None else frozen_slots
   idx, w = pathway.slots(jnp.asarray(genotype), *always)
   return np.asarray(train_lib.log_probs(
@@ -374,9 +380,9 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
   genotypes = scoring_genotypes(
       config, result, x_fit if fitness_x is None else fitness_x,
       fs.label[fit_rows] if fitness_y is None else fitness_y)
-  x_test = prep(test_rows)
-  lp = test_log_probs(config, result.params, genotypes, result.frozen_slots,
-                      x_test)
+  members = member_log_probs(config, result.params, genotypes,
+                             result.frozen_slots, prep(test_rows))
+  lp = ensemble.mean_probability(members)  # members[0] itself when k = 1
   y_test = fs.label[test_rows]
   scores = {
       'fold': i, 'n_train_rows': int(fit_rows.size),
@@ -395,11 +401,9 @@ def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
       'steps_per_pathway': result.steps_per_pathway,
       'train_s': train_s, 'eval_s': time.perf_counter() - t0 - train_s,
   }
-  if len(genotypes) > 1:  # the paper's single best, for a paired comparison
+  if len(genotypes) > 1:  # the best pathway (member 0) alone, paired
     scores['single_best_utterance'] = metrics.utterance_scores(
-        test_log_probs(config, result.params, result.best_genotype,
-                       result.frozen_slots, x_test),
-        y_test, fs.utterance[test_rows], num_classes)
+        members[0], y_test, fs.utterance[test_rows], num_classes)
   scores = fold_scores_in_memory(metrics.jsonable(scores))
   if is_writer():
     os.makedirs(fold_dir, exist_ok=True)

@@ -61,9 +61,12 @@ def mean_probability(log_probs: np.ndarray) -> np.ndarray:
   Args:
     log_probs: float[k, n, C], each member's log-probabilities.
   """
-  log_probs = np.asarray(log_probs, np.float64)
+  log_probs = np.asarray(log_probs)
   if log_probs.ndim != 3 or log_probs.shape[0] == 0:
     raise ValueError(f'expected [k >= 1, n, C] log-probabilities, got '
                      f'{log_probs.shape}')
+  if log_probs.shape[0] == 1:  # one member: its own scores, dtype and all
+    return log_probs[0]
+  log_probs = log_probs.astype(np.float64)
   top = log_probs.max(axis=0)
   return top + np.log(np.exp(log_probs - top).mean(axis=0))

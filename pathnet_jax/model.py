@@ -301,11 +301,11 @@ def input_view(x, view: str = 'segment'):
   -> 384 inputs). 'time_stats': mean, std, min and max, [n, H, 4, C] (768
   inputs; the extremes keep short events that mean and std blur).
   """
+  if view not in INPUT_VIEWS:
+    raise ValueError(f'input view must be one of {INPUT_VIEWS}, got {view!r}')
   if view == 'segment':
     return x
   stats = [x.mean(axis=2, keepdims=True), x.std(axis=2, keepdims=True)]
   if view == 'time_stats':
     stats += [x.min(axis=2, keepdims=True), x.max(axis=2, keepdims=True)]
-  elif view != 'time_pooled':
-    raise ValueError(f'input view must be one of {INPUT_VIEWS}, got {view!r}')
   return jnp.concatenate(stats, axis=2)

@@ -122,3 +122,16 @@ def test_improved_speaker_e20_changes_only_the_epochs_of_improved_speaker():
   e20.evolution.epochs_per_pathway = 5
   assert e20.to_dict() == base.to_dict()
   assert e20.normalize == 'speaker'  # transductive, like its base
+
+
+def test_ensemble_variant_also_scores_its_best_pathway_alone():
+  cfg = tinyconfig.tiny_config(generations=2)
+  cfg.target = 'synthetic'
+  cfg.synthetic = dict(num_speakers=3, num_classes=3, utterances_per_class=3)
+  cfg.n_splits = 3
+  out = ablation.run(cfg, ['paper', 'ensemble3'], [0])
+  plain, ens = out['paper']['folds'][0], out['ensemble3']['folds'][0]
+  assert ens['ensemble_size'] == 3 and plain['ensemble_size'] == 1
+  # The same evolution as the plain config: its best pathway scores the same.
+  assert ens['selection_ua_single_best'] == plain['selection_ua']
+  assert ens['test_ua_single_best'] == plain['test_ua']
