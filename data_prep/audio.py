@@ -15,6 +15,7 @@ from typing import Any
 import librosa
 import numpy as np
 import soundfile as sf
+import threadpoolctl
 
 # Containers that soundfile (libsndfile) cannot open; PyAV reads their track.
 _AV_EXTS = ('.avi', '.mp4', '.mov', '.mkv', '.webm', '.m4a', '.aac', '.mp3')
@@ -201,7 +202,21 @@ def logmel_deltas(
 
   Returns:
     float32[n_mels, n_frames, 3] (static, Δ, ΔΔ).
+
+  The result is a pure function of its arguments: BLAS runs single-threaded
+  here whoever calls (CLI, worker process, predict, a test), because
+  multi-threaded OpenBLAS rounds librosa's Δ filter coefficients (a least
+  squares fit) differently and moved 1-ulp float32 values of Δ and ΔΔ.
   """
+  with threadpoolctl.threadpool_limits(limits=1):
+    return _logmel_deltas(y, sr, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                          win_ms=win_ms, hop_ms=hop_ms, n_fft=n_fft,
+                          window=window, center=center, power=power, ref=ref,
+                          amin=amin, top_db=top_db, delta_width=delta_width)
+
+
+def _logmel_deltas(y, sr, *, n_mels, fmin, fmax, win_ms, hop_ms, n_fft,
+                   window, center, power, ref, amin, top_db, delta_width):
   win_length = int(round(win_ms * 1e-3 * sr))
   hop_length = int(round(hop_ms * 1e-3 * sr))
   n_fft = next_pow2(win_length) if n_fft is None else int(n_fft)

@@ -3,6 +3,7 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+import threadpoolctl
 
 from data_prep import audio
 from data_prep import testing
@@ -33,6 +34,18 @@ def test_segments_equal_direct_librosa_computation():
                                rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(seg[i, ..., 2], d2[:, start:start + 64],
                                rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize('outer_threads', [1, 2])
+def test_features_do_not_depend_on_the_callers_blas_threads(outer_threads):
+  # Multi-threaded OpenBLAS once moved 1-ulp float32 values of Δ and ΔΔ:
+  # features must be the same bits whoever calls, under any thread setting.
+  y = testing.tone(2.0, SR, freq=220.0, noise=0.3, seed=4)
+  with threadpoolctl.threadpool_limits(limits=1):
+    reference = audio.logmel_segments(y, SR)
+  with threadpoolctl.threadpool_limits(limits=outer_threads):
+    np.testing.assert_array_equal(audio.logmel_segments(y, SR), reference)
+  np.testing.assert_array_equal(audio.logmel_segments(y, SR), reference)
 
 
 def test_paper_parameters_are_the_defaults():

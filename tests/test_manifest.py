@@ -3,6 +3,8 @@ and still images through the face pipeline."""
 import csv
 import logging
 from pathlib import Path
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,6 +19,8 @@ from data_prep.corpora import manifest
 from experiments import data
 from experiments.configs import default
 
+REPO = Path(__file__).resolve().parents[1]
+HANG_GUARD_S = 1200  # only a guard against a hung child, never a speed check
 EMODB_REAL = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'emodb'
 
 
@@ -119,6 +123,26 @@ def test_cli_extracts_a_manifest_without_root(audio_set, tmp_path, capsys):
                                 store.file_features(
                                     str(tmp_path / 'sounds' / 'a.wav'),
                                     'audio', store.feature_params('audio')))
+
+
+def test_every_caller_extracts_the_same_bits(audio_set, tmp_path):
+  # A subprocess CLI, a spawned worker pool and an in-process call (as
+  # predict makes) run with different BLAS thread settings.
+  out = tmp_path / 'cli.npz'
+  done = subprocess.run(
+      [sys.executable, '-m', 'data_prep', 'extract', '--corpus',
+       f'manifest:{audio_set}', '--out', str(out), '--workers', '1',
+       '--no_progress'], cwd=REPO, capture_output=True, text=True,
+      timeout=HANG_GUARD_S, check=False)
+  assert done.returncode == 0, done.stderr
+  cli_x = store.load(out).x
+  pool = store.extract(f'manifest:{audio_set}', None, workers=2,
+                       progress=False)
+  np.testing.assert_array_equal(pool.x, cli_x)
+  in_process = np.concatenate([
+      store.file_features(r.path, 'audio', store.feature_params('audio'))
+      for r in manifest.records(audio_set)])
+  np.testing.assert_array_equal(in_process, cli_x)
 
 
 def test_cli_bad_manifest_is_one_error_line(tmp_path, capsys):
