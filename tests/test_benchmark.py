@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from experiments import benchmark
+import tinyconfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -24,7 +25,7 @@ def quick_run(tmp_path_factory):
       [sys.executable, '-m', 'experiments.benchmark', '--quick',
        '--fake_devices=2', '--items=throughput,scaling',
        f'--out={out}'], cwd=ROOT, env=env, capture_output=True, text=True,
-      timeout=400, check=False)
+      timeout=tinyconfig.HANG_GUARD_S, check=False)
   assert proc.returncode == 0, proc.stderr[-4000:]
   with open(out) as f:
     return json.load(f), proc.stdout

@@ -216,7 +216,7 @@ def test_speaker_normalised_run_and_predict(tmp_path, speech):
 
 def _cli(*args):
   return subprocess.run([sys.executable, '-m', 'experiments.train', *args],
-                        capture_output=True, text=True, cwd=REPO, timeout=300,
+                        capture_output=True, text=True, cwd=REPO, timeout=tinyconfig.HANG_GUARD_S,
                         check=False)
 
 

@@ -18,9 +18,9 @@ from data_prep import video
 from data_prep.corpora import manifest
 from experiments import data
 from experiments.configs import default
+import tinyconfig
 
 REPO = Path(__file__).resolve().parents[1]
-HANG_GUARD_S = 1200  # only a guard against a hung child, never a speed check
 EMODB_REAL = Path(__file__).resolve().parents[1].parent / 'shared' / 'data' / 'emodb'
 
 
@@ -133,7 +133,7 @@ def test_every_caller_extracts_the_same_bits(audio_set, tmp_path):
       [sys.executable, '-m', 'data_prep', 'extract', '--corpus',
        f'manifest:{audio_set}', '--out', str(out), '--workers', '1',
        '--no_progress'], cwd=REPO, capture_output=True, text=True,
-      timeout=HANG_GUARD_S, check=False)
+      timeout=tinyconfig.HANG_GUARD_S, check=False)
   assert done.returncode == 0, done.stderr
   cli_x = store.load(out).x
   pool = store.extract(f'manifest:{audio_set}', None, workers=2,
@@ -347,7 +347,7 @@ def test_baseline_reads_a_manifest_spec(tmp_path):
       [sys.executable, '-m', 'experiments.baseline', f'--corpus=manifest:{path}',
        '--n_splits=2', f'--cache_dir={tmp_path / "cache"}',
        f'--out={tmp_path / "b.json"}'],
-      cwd=repo, capture_output=True, text=True, timeout=300, check=False)
+      cwd=repo, capture_output=True, text=True, timeout=tinyconfig.HANG_GUARD_S, check=False)
   assert proc.returncode == 0, proc.stderr
   result = json.loads((tmp_path / 'b.json').read_text())
   assert result['class_names'] == ['anger', 'sadness']

@@ -5,6 +5,7 @@ import os
 
 import nbformat
 import pytest
+import tinyconfig
 
 nbclient = pytest.importorskip('nbclient')
 
@@ -25,7 +26,8 @@ def executed(tmp_path_factory):
   os.environ.update(env)  # the kernel inherits this process's environment
   try:
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name='python3',
+    nbclient.NotebookClient(nb, timeout=tinyconfig.HANG_GUARD_S,
+                            kernel_name='python3',
                             resources={'metadata': {'path': ROOT}}).execute()
   finally:
     for k, v in saved.items():

@@ -121,7 +121,7 @@ def eight_devices():
              PYTHONPATH=os.pathsep.join([ROOT, TESTS]))
   proc = subprocess.run([sys.executable, os.path.abspath(__file__)],
                         env=env, cwd=ROOT, capture_output=True, text=True,
-                        timeout=300, check=False)
+                        timeout=tinyconfig.HANG_GUARD_S, check=False)
   assert proc.returncode == 0, proc.stderr[-4000:]
   return json.loads(proc.stdout.strip().splitlines()[-1])
 

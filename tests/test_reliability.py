@@ -182,7 +182,7 @@ def test_unknown_field_in_a_config_file_names_the_nearest_valid_one(
 
 def _cli(*args):
   return subprocess.run([sys.executable, '-m', 'experiments.train', *args],
-                        capture_output=True, text=True, cwd=REPO, timeout=300,
+                        capture_output=True, text=True, cwd=REPO, timeout=tinyconfig.HANG_GUARD_S,
                         check=False)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from experiments import stats
+import tinyconfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -110,7 +111,8 @@ def test_cli_prints_the_comparison(tmp_path):
   # A subprocess: the binary's required flags must not enter this process.
   out = subprocess.run(
       [sys.executable, '-m', 'experiments.stats', f'--a={a}', f'--b={b}'],
-      capture_output=True, text=True, cwd=REPO, timeout=120, check=True).stdout
+      capture_output=True, text=True, cwd=REPO,
+      timeout=tinyconfig.HANG_GUARD_S, check=True).stdout
   assert 'UA a 0.650 ± 0.050 | b 0.550 ± 0.050 | a - b +0.100' in out
 
 
@@ -124,5 +126,6 @@ def test_cli_compares_an_ensemble_run_with_its_own_best_pathway(tmp_path):
   out = subprocess.run(
       [sys.executable, '-m', 'experiments.stats', f'--a={path}',
        f'--b={path}', '--b_level=single_best_utterance'],
-      capture_output=True, text=True, cwd=REPO, timeout=120, check=True).stdout
+      capture_output=True, text=True, cwd=REPO,
+      timeout=tinyconfig.HANG_GUARD_S, check=True).stdout
   assert 'UA a 0.650 ± 0.050 | b 0.575 ± 0.025 | a - b +0.075' in out

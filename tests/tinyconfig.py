@@ -4,6 +4,10 @@ import numpy as np
 
 from experiments.configs import default
 
+# Subprocess timeout in tests: a guard against a hung child only, never a
+# speed check (a busy CI machine runs the suite 3x slower than an idle one).
+HANG_GUARD_S = 1200
+
 
 def tiny_config(**evolution) -> ml_collections.ConfigDict:
   c = default.get_config()
