@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
+import errno
 import functools
 import hashlib
 import json
@@ -103,9 +104,11 @@ def save(fs: FeatureSet, path: str | os.PathLike) -> None:
       os.fsync(f.fileno())
     os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the cache from others
     os.replace(tmp, path)
-  except BaseException:
+  except BaseException as e:
     with contextlib.suppress(OSError):
       os.unlink(tmp)
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:  # name the file
+      raise OSError(errno.ENOSPC, 'no space left on device', str(path)) from e
     raise
 
 

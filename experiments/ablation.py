@@ -17,12 +17,12 @@ import os
 import time
 from typing import Any, Sequence
 
-from absl import app
 from absl import flags
 import jax
 from ml_collections import config_flags
 import numpy as np
 
+from experiments import cli
 from experiments import data
 from experiments import normalize
 from experiments import splits
@@ -222,4 +222,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  cli.run(main)

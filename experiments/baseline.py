@@ -37,7 +37,6 @@ import sys
 import time
 from typing import Any, Sequence
 
-from absl import app
 from absl import flags
 from absl import logging
 import ml_collections
@@ -47,6 +46,7 @@ from sklearn import pipeline
 from sklearn import preprocessing
 from sklearn import svm
 
+from experiments import cli
 from experiments import data
 from experiments import normalize
 from experiments import splits
@@ -307,4 +307,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  cli.run(main)

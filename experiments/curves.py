@@ -20,10 +20,10 @@ import collections
 import sys
 from typing import Any, Sequence
 
-from absl import app
 from absl import flags
 import numpy as np
 
+from experiments import cli
 from experiments import plots
 from experiments import stats
 from experiments import table
@@ -134,4 +134,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -21,13 +21,13 @@ import sys
 import time
 from typing import Any, NamedTuple, Sequence
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
 import numpy as np
 from ml_collections import config_flags
 
+from experiments import cli
 from experiments import cnn
 from experiments import data
 from experiments import normalize
@@ -287,4 +287,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  cli.run(main)

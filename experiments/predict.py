@@ -29,6 +29,7 @@ from absl import logging
 import ml_collections
 import numpy as np
 
+from experiments import cli
 from experiments import normalize
 from experiments import train as train_binary
 
@@ -221,4 +222,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -50,6 +50,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from data_prep import labels
+from experiments import cli
 from experiments import data
 from experiments import finetune
 from experiments import plots
@@ -707,4 +708,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -21,10 +21,11 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
-from absl import app
 from absl import flags
 import numpy as np
 from scipy import stats as scipy_stats
+
+from experiments import cli
 
 # Differences below this are rounding, not a difference between methods.
 _ZERO = 1e-12
@@ -210,4 +211,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  cli.run(main)

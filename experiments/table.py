@@ -18,9 +18,9 @@ import json
 import sys
 from typing import Any, Sequence
 
-from absl import app
 from absl import flags
 
+from experiments import cli
 from experiments import stats
 
 
@@ -97,4 +97,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  cli.run(main)

@@ -45,8 +45,8 @@ from jax.experimental import multihost_utils
 import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
-import orbax.checkpoint as ocp
 
+from experiments import cli
 from experiments import data
 from experiments import normalize
 from experiments import plots
@@ -54,6 +54,7 @@ from experiments import splits
 from experiments import workdir as workdir_lib
 from experiments.configs import default as default_config
 from pathnet_jax import augment as augment_lib
+from pathnet_jax import checkpoint as ckpt_lib
 from pathnet_jax import ensemble
 from pathnet_jax import evolve
 from pathnet_jax import metrics
@@ -443,9 +444,7 @@ def save_model(model_dir, config, params, genotype, frozen_slots, stats,
   copy from the primary host; the plain files come from process 0 only.
   """
   os.makedirs(model_dir, exist_ok=True)
-  path = os.path.abspath(os.path.join(model_dir, 'params'))
-  with ocp.StandardCheckpointer() as ckptr:
-    ckptr.save(path, params, force=True)
+  ckpt_lib.save_pytree(os.path.join(model_dir, 'params'), params)
   if not is_writer():
     return
   workdir_lib.write_atomically(
@@ -589,9 +588,8 @@ def run(config, workdir: str) -> int:
   `error: ...` line on stderr for a bad config, corpus or workdir."""
   try:
     results = train_and_evaluate(config, workdir)
-  except (ValueError, FileNotFoundError, workdir_lib.InUse) as e:
-    print(f'error: {e}', file=sys.stderr, flush=True)
-    return 1
+  except Exception as e:  # pylint: disable=broad-except
+    return cli.fail(e)
   agg = results['aggregate']
   print(f"{results['target']} ({results['protocol']}, {results['n_folds']} "
         f"fold(s)): utterance WA {agg['utterance']['wa_mean']:.3f} "
@@ -647,4 +645,4 @@ def define_flags_or_exit(argv: Sequence[str]) -> None:
 
 if __name__ == '__main__':
   define_flags_or_exit(sys.argv)
-  app.run(main)
+  cli.run(main)

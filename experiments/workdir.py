@@ -7,6 +7,7 @@ the next run trusts. `exclusive` and `write_atomically` prevent both.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from typing import Callable, Iterator
@@ -50,8 +51,18 @@ def write_atomically(path: str, write: Callable[[str], None]) -> None:
 
   The temporary name keeps the extension (`results.tmp.json`), since some
   writers (matplotlib, numpy) choose the format from it.
+
+  A failed write leaves `path` as it was and removes the temporary file; a
+  full disk raises OSError(ENOSPC) that names `path`.
   """
   stem, ext = os.path.splitext(path)
   tmp = f'{stem}.tmp{ext}'
-  write(tmp)
-  os.replace(tmp, path)
+  try:
+    write(tmp)
+    os.replace(tmp, path)
+  except BaseException as e:
+    with contextlib.suppress(OSError):
+      os.remove(tmp)
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+      raise OSError(errno.ENOSPC, 'no space left on device', path) from e
+    raise

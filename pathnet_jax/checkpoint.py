@@ -7,7 +7,10 @@ next older one is tried, so a damaged disk costs generations, not the run.
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging as std_logging
 import os
+import re
 import sys
 
 from absl import logging
@@ -19,6 +22,48 @@ import orbax.checkpoint as ocp
 # directory into place; a step directory without it never finished saving.
 COMMIT_MARKER = 'commit_success.txt'
 CORRUPT_SUFFIX = '.corrupt'
+# TensorStore reports a full disk as RESOURCE_EXHAUSTED text, not an OSError.
+_NO_SPACE = re.compile(r"No space left on device|os_error_code='?28'?")
+
+
+def reports_no_space(exc: BaseException | None) -> bool:
+  """True when `exc`, or one it was raised from, says the disk is full."""
+  seen = set()
+  while exc is not None and id(exc) not in seen:
+    seen.add(id(exc))
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+      return True
+    if _NO_SPACE.search(str(exc)):
+      return True
+    exc = exc.__cause__ or exc.__context__
+  return False
+
+
+class _DropOrbaxErrors(std_logging.Filter):
+  """Orbax logs each failed write thread's traceback at ERROR before the
+  save raises; the raised error says it once (and clearly, see `_writing`)."""
+
+  def filter(self, record):
+    return not (record.levelno >= std_logging.ERROR and
+                'orbax' in record.pathname)
+
+
+@contextlib.contextmanager
+def _writing(directory: str):
+  """Saves under `directory`: a full disk becomes one OSError(ENOSPC) that
+  names it, without orbax's per-thread tracebacks in the log."""
+  quiet = _DropOrbaxErrors()
+  logger = std_logging.getLogger('absl')
+  logger.addFilter(quiet)
+  try:
+    yield
+  except Exception as e:  # pylint: disable=broad-except
+    if reports_no_space(e):
+      raise OSError(errno.ENOSPC, 'no space left on device',
+                    str(directory)) from e
+    raise
+  finally:
+    logger.removeFilter(quiet)
 
 
 def manager(directory: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
@@ -31,9 +76,22 @@ def manager(directory: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state) -> None:
-  """Save a pytree at `step` and wait, so a kill right after loses nothing."""
-  mngr.save(step, args=ocp.args.StandardSave(state), force=True)
-  mngr.wait_until_finished()
+  """Save a pytree at `step` and wait, so a kill right after loses nothing.
+
+  Raises:
+    OSError(ENOSPC) naming the checkpoint directory when the disk is full.
+  """
+  with _writing(str(mngr.directory)):
+    mngr.save(step, args=ocp.args.StandardSave(state), force=True)
+    mngr.wait_until_finished()
+
+
+def save_pytree(path: str, tree) -> None:
+  """One pytree (e.g. trained parameters) to `path`, replacing it; a full
+  disk raises OSError(ENOSPC) naming `path`."""
+  path = os.path.abspath(path)
+  with _writing(path), ocp.StandardCheckpointer() as ckptr:
+    ckptr.save(path, tree, force=True)
 
 
 def aside_path(step_dir: str) -> str:

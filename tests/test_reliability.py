@@ -1,6 +1,7 @@
 """What happens to real runs: a test speaker lacking a class, a corrupt
 checkpoint or scores file, two runs on one workdir, and bad inputs fed
 through the binary (one `error:` line, exit 1, nothing half-written)."""
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from data_prep import store
 from data_prep import testing
 from experiments import data
 from experiments import train
+from pathnet_jax import checkpoint as ckpt_lib
 from experiments import workdir as workdir_lib
 import tinyconfig
 from test_checkpoint import _overwrite_data_files
@@ -258,6 +260,9 @@ BAD_INPUTS = {
     'manifest with a missing file': (_manifest_missing_file, 'gone.wav'),
     'manifest with an unknown label': (_manifest_unknown_label, 'angry'),
     'image without a face': (_faceless_image, 'blank.png'),
+    'config file that does not exist': (
+        lambda root: [f'--config={root / "nope.py"}'],
+        "cannot load the config file: [Errno 2] No such file or directory"),
 }
 
 
@@ -277,3 +282,74 @@ def test_bad_input_is_one_error_line_and_leaves_nothing_half_written(
   assert not workdir.exists()  # refused before the workdir was touched
   written = [n for _, _, files in os.walk(tmp_path) for n in files]
   assert not [n for n in written if '.tmp' in n]
+
+
+# A full disk: one line naming what was being written.
+
+# What TensorStore raised on a full 200 KiB tmpfs (orbax 0.12, jax 0.10).
+TENSORSTORE_FULL = (
+    'RESOURCE_EXHAUSTED: Error writing "params.layers.0.w/0.0.0" in OCDBT '
+    'database at local file "{dir}/2.orbax-checkpoint-tmp/": Failed writing: '
+    '"{dir}/2.orbax-checkpoint-tmp/d/67078cdd": Failed to write 18018304 '
+    "bytes to file 12: No space left on device [os_error_code='28']")
+
+
+def test_full_disk_during_a_checkpoint_is_one_line_naming_its_directory(
+    tmp_path, capsys, monkeypatch):
+  def full_disk(mngr, *args, **kwargs):
+    raise ValueError(TENSORSTORE_FULL.format(dir=mngr.directory))
+  monkeypatch.setattr(ckpt_lib.ocp.CheckpointManager, 'save', full_disk)
+  workdir = tmp_path / 'run'
+  assert train.run(tiny_config(), str(workdir)) == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert err == [
+      f"error: no space left on device writing "
+      f"{workdir / 'fold_0' / 'checkpoints'}; free some space or use "
+      "another --workdir/--out"]
+
+
+def test_full_disk_during_a_results_file_is_one_line_naming_it(
+    tmp_path, capsys, monkeypatch):
+  real_dump = json.dump
+
+  def full_disk(obj, f, **kwargs):
+    if os.path.basename(f.name).startswith('results'):
+      raise OSError(28, 'No space left on device')
+    return real_dump(obj, f, **kwargs)
+  monkeypatch.setattr(json, 'dump', full_disk)
+  workdir = tmp_path / 'run'
+  config = tinyconfig.synthetic_run_config(generations=2)
+  assert train.run(config, str(workdir)) == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith(
+      f"error: no space left on device writing {workdir / 'results.json'}")
+  assert not [n for n in os.listdir(workdir) if '.tmp' in n]
+
+
+@contextlib.contextmanager
+def _tiny_tmpfs(path, size='200k'):
+  """A real filesystem that fills up, where this process may mount one."""
+  path.mkdir()
+  if os.geteuid() != 0 or shutil.which('mount') is None:
+    pytest.skip('mounting a tmpfs needs root')
+  done = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size}',
+                         'tmpfs', str(path)], capture_output=True, check=False)
+  if done.returncode != 0:
+    pytest.skip(f'cannot mount a tmpfs here: {done.stderr.decode()[:200]}')
+  try:
+    yield path
+  finally:
+    subprocess.run(['umount', '-l', str(path)], check=False)
+
+
+def test_a_real_full_disk_is_one_error_line_without_traceback(tmp_path):
+  with _tiny_tmpfs(tmp_path / 'small') as small:
+    proc = _cli('--config.evolution.generations=4',
+                '--config.evolution.checkpoint_every=2',
+                f'--config.cache_dir={tmp_path / "features"}',
+                f'--workdir={small / "run"}')
+  assert proc.returncode == 1, proc.stderr[-2000:]
+  assert 'Traceback' not in proc.stdout + proc.stderr, proc.stderr[-3000:]
+  errors = _error_lines(proc)
+  assert len(errors) == 1 and 'no space left on device writing' in errors[0]
+  assert str(small / 'run') in errors[0]
