@@ -12,7 +12,6 @@ fold. The test fold's score is recorded beside it for information only.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any, Sequence
@@ -27,6 +26,7 @@ from experiments import data
 from experiments import normalize
 from experiments import splits
 from experiments import train as train_binary
+from experiments import workdir as workdir_lib
 from pathnet_jax import augment as augment_lib
 from pathnet_jax import ensemble
 from pathnet_jax import evolve
@@ -192,6 +192,20 @@ def markdown(results: dict[str, Any]) -> str:
   return '\n'.join(lines) + '\n'
 
 
+def run_to_file(out: str, config, *args) -> dict[str, Any]:
+  """`run(config, *args)`, its results written to the JSON `out`; the file
+  is locked from before the work (hours) starts, so a second ablation on
+  it fails at once instead of racing."""
+  out = os.path.abspath(out)
+  with workdir_lib.exclusive(os.path.dirname(out),
+                             lock_name=os.path.basename(out) + '.lock',
+                             what='ablation output'):
+    results = run(config, *args)
+    train_binary.write_json(out, {'config': config.to_dict(),
+                                  'results': results})
+  return results
+
+
 def define_flags() -> None:
   """Flags live here, not at import time, so tests can import this module
   beside other binaries that also define --config."""
@@ -211,12 +225,9 @@ def define_flags() -> None:
 def main(argv: Sequence[str]) -> None:
   del argv
   f = flags.FLAGS
-  results = run(f.config, f.variants, [int(i) for i in f.folds],
-                f.select_fraction, f.select_by)
-  os.makedirs(os.path.dirname(os.path.abspath(f.out)), exist_ok=True)
-  with open(f.out, 'w') as fh:
-    json.dump(metrics.jsonable({'config': f.config.to_dict(),
-                                'results': results}), fh, indent=1)
+  results = run_to_file(f.out, f.config, f.variants,
+                        [int(i) for i in f.folds], f.select_fraction,
+                        f.select_by)
   print(markdown(results))
 
 

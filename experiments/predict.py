@@ -32,6 +32,7 @@ import numpy as np
 from experiments import cli
 from experiments import normalize
 from experiments import train as train_binary
+from experiments import workdir as workdir_lib
 
 AUDIO_EXTS = ('.wav', '.flac', '.ogg')
 VIDEO_EXTS = ('.mp4', '.avi')
@@ -75,11 +76,25 @@ def model_dir(workdir: str) -> str:
   return inner if os.path.isdir(inner) else workdir
 
 
-def load_model(workdir: str) -> Model:
-  """Restores the model a training run saved in workdir (or workdir/model)."""
+def load_model(workdir: str, wait_s: float = 60.0) -> Model:
+  """Restores the model a training run saved in workdir (or workdir/model).
+
+  A run that is (re)writing the model holds its lock: this waits up to
+  `wait_s` for it to finish, then says the model is busy.
+  """
+  path = model_dir(workdir)
+  lock = os.path.join(path, workdir_lib.MODEL_LOCK_NAME)
+  with workdir_lib.locked(lock, shared=True, wait_s=wait_s) as held:
+    if not held:
+      raise PredictError(f'the model in {path!r} is being written by a '
+                         f'running experiment (still after {wait_s:.0f} s); '
+                         'try again when it has finished')
+    return _read_model(workdir, path)
+
+
+def _read_model(workdir: str, path: str) -> Model:
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   from data_prep import store  # pylint: disable=g-import-not-at-top
-  path = model_dir(workdir)
   meta_path = os.path.join(path, 'meta.json')
   if not os.path.isfile(meta_path):
     raise PredictError(f'no trained model in {workdir!r} (no model/meta.json; '

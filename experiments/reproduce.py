@@ -55,10 +55,13 @@ from experiments import data
 from experiments import finetune
 from experiments import plots
 from experiments import train
+from experiments import workdir as workdir_lib
 from experiments.configs import improved
 from pathnet_jax import metrics
 
 PROTOCOLS = ('random_kfold', 'speaker_kfold')
+# Held while a reproduce writes its output folder.
+LOCK_NAME = 'reproduce.lock'
 # Fold counts per protocol: the paper's 5 folds; speaker folds are
 # leave-one-speaker-out up to this many speakers (EMO-DB 10, the shared
 # RAVDESS actors 01–12, SAVEE 4), speaker groups above it (eNTERFACE's 44
@@ -300,8 +303,8 @@ def _same_config(results_path: str, config) -> bool:
     return False
   with open(results_path) as f:
     old = json.load(f).get('config')
-  return old is not None and (train.without_added_defaults(old) ==
-                              train.without_added_defaults(config.to_dict()))
+  return old is not None and not train.config_changes(old, config.to_dict(),
+                                                      ignore=())
 
 
 def run_one(row: Row, config, workdir: str) -> dict[str, Any]:
@@ -462,51 +465,54 @@ def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
   if shared_classes_only and not classes:
     raise ValueError('the chosen rows share no class')
   full = max(train_fractions)
-  os.makedirs(out, exist_ok=True)
-  outcome = {}
-  for row in (r for r in ROWS if r.name in rows):
-    entry = {'missing': [], 'runs': {}, 'seeds': {}, 'curve': {}}
-    outcome[row.name] = entry
-    done = {}  # seed -> workdir of a finished run (its source is reusable)
-    for protocol in protocols:
-      for fraction in sorted(train_fractions, reverse=True):
-        for seed in seeds:
-          config = run_config(row, protocol, data_root=data_root,
-                              cache_dir=cache_dir, generations=generations,
-                              max_folds=max_folds, epochs=epochs,
-                              synthetic=synthetic, seed=seed,
-                              train_fraction=fraction, pathnet=pathnet,
-                              classes=classes)
-          if adjust is not None:
-            adjust(row, config)
-          entry['missing'] = missing_corpora(row, config, data_root)
+  # One reproduce per output folder: a second one would race on README.md
+  # and on the runs' sources (each run's own workdir is locked as well).
+  with workdir_lib.exclusive(out, lock_name=LOCK_NAME,
+                             what='reproduce output folder'):
+    outcome = {}
+    for row in (r for r in ROWS if r.name in rows):
+      entry = {'missing': [], 'runs': {}, 'seeds': {}, 'curve': {}}
+      outcome[row.name] = entry
+      done = {}  # seed -> workdir of a finished run (its source is reusable)
+      for protocol in protocols:
+        for fraction in sorted(train_fractions, reverse=True):
+          for seed in seeds:
+            config = run_config(row, protocol, data_root=data_root,
+                                cache_dir=cache_dir, generations=generations,
+                                max_folds=max_folds, epochs=epochs,
+                                synthetic=synthetic, seed=seed,
+                                train_fraction=fraction, pathnet=pathnet,
+                                classes=classes)
+            if adjust is not None:
+              adjust(row, config)
+            entry['missing'] = missing_corpora(row, config, data_root)
+            if entry['missing']:
+              break
+            workdir = run_dir(out, row.name, protocol, seed, fraction)
+            try:
+              share_source(row, config, done.get(seed), workdir)
+              results = run_one(row, config, workdir)
+              done.setdefault(seed, workdir)
+            except (ValueError, FileNotFoundError) as e:
+              print(f'error: {row.name} ({protocol}): {e}', file=sys.stderr)
+              results = {'error': str(e)}
+            entry['curve'].setdefault(protocol, {}).setdefault(
+                fraction, {})[seed] = results
+            if fraction == full:
+              entry['seeds'].setdefault(protocol, {})[seed] = results
+              entry['runs'].setdefault(protocol, results)
           if entry['missing']:
             break
-          workdir = run_dir(out, row.name, protocol, seed, fraction)
-          try:
-            share_source(row, config, done.get(seed), workdir)
-            results = run_one(row, config, workdir)
-            done.setdefault(seed, workdir)
-          except (ValueError, FileNotFoundError) as e:
-            print(f'error: {row.name} ({protocol}): {e}', file=sys.stderr)
-            results = {'error': str(e)}
-          entry['curve'].setdefault(protocol, {}).setdefault(
-              fraction, {})[seed] = results
-          if fraction == full:
-            entry['seeds'].setdefault(protocol, {})[seed] = results
-            entry['runs'].setdefault(protocol, results)
         if entry['missing']:
           break
-      if entry['missing']:
-        break
-  curves = (learning_curves(outcome, out, protocols)
-            if len(train_fractions) > 1 else [])
-  with open(os.path.join(out, 'README.md'), 'w') as f:
-    f.write(readme(outcome, protocols, data_root=data_root,
-                   generations=generations, max_folds=max_folds,
-                   epochs=epochs, synthetic=synthetic, seeds=seeds,
-                   pathnet=pathnet, classes=classes, curves=curves))
-  return outcome
+    curves = (learning_curves(outcome, out, protocols)
+              if len(train_fractions) > 1 else [])
+    text = readme(outcome, protocols, data_root=data_root,
+                  generations=generations, max_folds=max_folds,
+                  epochs=epochs, synthetic=synthetic, seeds=seeds,
+                  pathnet=pathnet, classes=classes, curves=curves)
+    train.write_text(os.path.join(out, 'README.md'), text)
+    return outcome
 
 
 def _ok(by_seed: dict[int, dict[str, Any]] | None) -> dict[int, dict]:

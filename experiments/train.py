@@ -70,23 +70,42 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'demo.py')
 OPTIONAL_FIELDS = ('synthetic', 'parallel', 'max_folds', 'data_seed')
 # Settings a rerun in the same workdir may change (it resumes finished folds).
 RESUMABLE_KEYS = ('folds', 'max_folds')
-# Fields added after runs were recorded: at these values a config equals one
-# recorded without them (so older workdirs still resume).
-ADDED_DEFAULTS = {'train_fraction': 1.0, 'shared_classes_only': False,
-                  'ensemble_size': 1}
+_ABSENT = object()
 
 
-def without_added_defaults(config_dict: dict[str, Any]) -> dict[str, Any]:
-  """A config as JSON values, without the ADDED_DEFAULTS at their defaults."""
-  d = json.loads(json.dumps(metrics.jsonable(config_dict)))
-  return {k: v for k, v in d.items()
-          if not (k in ADDED_DEFAULTS and v == ADDED_DEFAULTS[k])}
+def flat_fields(config_dict: dict[str, Any], prefix: str = ''
+                ) -> dict[str, Any]:
+  """{'optim.batch_size': 64, ...}: a config's leaves as JSON values."""
+  out = {}
+  for key, value in json.loads(json.dumps(metrics.jsonable(
+      config_dict))).items():
+    if isinstance(value, dict) and value:
+      out.update(flat_fields(value, f'{prefix}{key}.'))
+    else:
+      out[prefix + key] = value
+  return out
 
 
-def comparable(config_dict: dict[str, Any]) -> dict[str, Any]:
-  """What must match for a workdir to be resumed by another config."""
-  return {k: v for k, v in without_added_defaults(config_dict).items()
-          if k not in RESUMABLE_KEYS}
+def config_changes(old: dict[str, Any], new: dict[str, Any],
+                   ignore: Sequence[str] = RESUMABLE_KEYS) -> list[str]:
+  """Dotted fields in which config `new` differs from the recorded `old`.
+
+  A field absent from `old` was added to the code after `old` was recorded:
+  it differs only when `new` sets it away from configs/default.py's value
+  (older runs behaved as that default), so workdirs survive upgrades.
+  """
+  old_f, new_f = flat_fields(old), flat_fields(new)
+  defaults = flat_fields(default_config.get_config().to_dict())
+  changed = []
+  for field in sorted(set(old_f) | set(new_f)):
+    if field.split('.')[0] in ignore:
+      continue
+    before, after = old_f.get(field, _ABSENT), new_f.get(field, _ABSENT)
+    if before is _ABSENT and after == defaults.get(field, _ABSENT):
+      continue
+    if before != after:
+      changed.append(field)
+  return changed
 
 
 def check_config(config) -> None:
@@ -225,9 +244,7 @@ def claim_workdir(config, workdir: str) -> None:
   path = os.path.join(workdir, 'config.json')
   if os.path.exists(path):
     with open(path) as f:
-      old = comparable(json.load(f))
-    new = comparable(config.to_dict())
-    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+      changed = config_changes(json.load(f), config.to_dict())
     if changed:
       raise ValueError(f'workdir {workdir!r} holds a run with another config '
                        f'(differs in: {", ".join(changed)}); use a new '
@@ -444,9 +461,20 @@ def save_model(model_dir, config, params, genotype, frozen_slots, stats,
   copy from the primary host; the plain files come from process 0 only.
   """
   os.makedirs(model_dir, exist_ok=True)
-  ckpt_lib.save_pytree(os.path.join(model_dir, 'params'), params)
   if not is_writer():
+    ckpt_lib.save_pytree(os.path.join(model_dir, 'params'), params)
     return
+  # predict shares this lock while it reads, so it never sees new params
+  # beside an old meta.json (or a folder half replaced).
+  with workdir_lib.locked(os.path.join(model_dir, workdir_lib.MODEL_LOCK_NAME),
+                          shared=False, wait_s=float('inf')):
+    _write_model_files(model_dir, config, params, genotype, frozen_slots,
+                       stats, class_names)
+
+
+def _write_model_files(model_dir, config, params, genotype, frozen_slots,
+                       stats, class_names) -> None:
+  ckpt_lib.save_pytree(os.path.join(model_dir, 'params'), params)
   workdir_lib.write_atomically(
       os.path.join(model_dir, 'normalizer.npz'),
       lambda tmp: np.savez(tmp, mode=stats.mode, mean=stats.mean,

@@ -101,7 +101,8 @@ def test_rows_with_missing_corpora_are_marked(tmp_path):
   assert rows['A_eNTER+SAV→EMO'][2] == '0.97'
   assert rows['A_eNTER+SAV→EMO'][3:9] == ['—'] * 6
   assert 'no corpus found' in text
-  assert sorted(os.listdir(tmp_path / 'out')) == ['README.md']
+  assert sorted(os.listdir(tmp_path / 'out')) == ['README.md',
+                                                 reproduce.LOCK_NAME]
 
 
 def test_unknown_row_is_rejected(tmp_path):

@@ -124,7 +124,8 @@ def test_rerun_resumes_finished_folds(scratch):
 def test_workdir_of_another_config_is_refused(tmp_path):
   train.claim_workdir(tiny_config(), str(tmp_path))
   train.claim_workdir(tiny_config(folds=(1,)), str(tmp_path))  # more folds
-  with pytest.raises(ValueError, match=r'differs in: evolution, seed'):
+  with pytest.raises(ValueError,
+                     match=r'differs in: evolution.generations, seed'):
     train.claim_workdir(tiny_config(seed=3, evolution=dict(generations=5)),
                         str(tmp_path))
 

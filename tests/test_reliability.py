@@ -353,3 +353,78 @@ def test_a_real_full_disk_is_one_error_line_without_traceback(tmp_path):
   errors = _error_lines(proc)
   assert len(errors) == 1 and 'no space left on device writing' in errors[0]
   assert str(small / 'run') in errors[0]
+
+
+# Locks on every output, and workdirs that survive upgrades.
+
+def test_predict_waits_for_a_model_being_written_then_says_busy(tmp_path):
+  from experiments import predict  # pylint: disable=g-import-not-at-top
+  from test_experiments_predict import _save  # pylint: disable=g-import-not-at-top
+  model = _save(tmp_path / 'run' / 'model', 'audio')
+  lock = os.path.join(model, workdir_lib.MODEL_LOCK_NAME)
+  with workdir_lib.locked(lock, shared=False, wait_s=0) as held:
+    assert held  # what save_model holds while it replaces the files
+    with pytest.raises(predict.PredictError, match='being written by a '
+                       'running experiment'):
+      predict.load_model(str(tmp_path / 'run'), wait_s=0.3)
+  assert predict.load_model(str(tmp_path / 'run')).class_names == (
+      'neutral', 'anger', 'sadness')
+
+
+def test_reproduce_refuses_an_output_folder_in_use(tmp_path):
+  from experiments import reproduce  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'out'
+  with workdir_lib.exclusive(str(out), lock_name=reproduce.LOCK_NAME):
+    with pytest.raises(workdir_lib.InUse, match='reproduce output folder'):
+      reproduce.reproduce(str(out), data_root=str(tmp_path), synthetic=True,
+                          rows=['a_emo'])
+  assert os.listdir(out) == [reproduce.LOCK_NAME]  # no README, no run
+
+
+def test_ablation_refuses_an_output_file_in_use(tmp_path):
+  from experiments import ablation  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'ablation.json'
+  with workdir_lib.exclusive(str(tmp_path), lock_name='ablation.json.lock'):
+    with pytest.raises(workdir_lib.InUse, match='ablation output'):
+      ablation.run_to_file(str(out), tiny_config(), ['paper'], [0], 0.2,
+                           'utterance')
+  assert not out.exists()
+
+
+@pytest.fixture(scope='module')
+def finished_tiny_run(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('upgrade') / 'run')
+  config = tinyconfig.synthetic_run_config(generations=2)
+  return config, workdir, train.train_and_evaluate(config, workdir)
+
+
+def _drop_fields(workdir, *dotted):
+  """Rewrite config.json as an older version wrote it: without `dotted`."""
+  path = os.path.join(workdir, 'config.json')
+  with open(path) as f:
+    recorded = json.load(f)
+  for field in dotted:
+    *parents, leaf = field.split('.')
+    section = recorded
+    for p in parents:
+      section = section[p]
+    del section[leaf]
+  with open(path, 'w') as f:
+    json.dump(recorded, f)
+
+
+def test_workdir_of_an_older_version_resumes_when_new_fields_are_default(
+    finished_tiny_run):
+  config, workdir, results = finished_tiny_run
+  _drop_fields(workdir, 'ensemble_size', 'model.compute')
+  again = train.train_and_evaluate(config, workdir)
+  assert _fold_essentials(again) == _fold_essentials(results)
+
+
+def test_workdir_of_an_older_version_is_refused_when_a_new_field_is_set(
+    finished_tiny_run):
+  config, workdir, _ = finished_tiny_run
+  _drop_fields(workdir, 'ensemble_size')
+  changed = tinyconfig.synthetic_run_config(generations=2, ensemble_size=3)
+  with pytest.raises(ValueError, match=r'differs in: ensemble_size\)'):
+    train.train_and_evaluate(changed, workdir)
