@@ -561,7 +561,7 @@ def _f(v, spec='.1f'):
 
 
 def markdown(results: dict[str, Any]) -> str:
-  """The tables the README records."""
+  """The tables docs/speed.md records."""
   m = results['machine']
   out = [f"Machine: {m['cpu']}, {m['cpu_cores']} cores, {m['device_count']} "
          f"{m['platform']} device(s) ({m['device_kind']}), jax {m['jax']}, "

@@ -1,13 +1,44 @@
 #!/bin/bash
-# Regenerates the README's PathNet-vs-anchor and cross-corpus tables and the
-# learning-curve PNGs from finished runs under runs/ (the run commands are in
-# the README; a run that is absent is left out of its row, a row with no run
-# is skipped). Usage: bash experiments/readme_tables.sh
+# Rewrites the tables of docs/results.md that come from finished runs under
+# runs/, and the learning-curve PNGs beside it. Each block goes between its
+# marker comments in docs/results.md, and nothing outside them changes:
+#   <!-- BEGIN readme_tables.sh NAME --> ... <!-- END readme_tables.sh NAME -->
+#   NAME: cross_corpus (RAVDESS ⇄ EMO-DB transfer), curves (learning curves and
+#   docs/curve_*.png), anchor (PathNet and the CNN against the openSMILE anchor).
+# The run commands are beside the blocks in docs/results.md. A run that is
+# absent is left out of its row, a row with no run is skipped, a table with no
+# row is left out, a table whose anchor is absent has no comparison columns,
+# and a block with no finished run at all is left as it is. A block is rebuilt
+# from the runs present only, so run this where all of a block's runs are.
+# Refuses, with one error line, exit code 1 and nothing written, when the runs
+# folder is missing, a marker pair is missing or a table fails to build.
+#   bash experiments/readme_tables.sh
+#   RUNS=/elsewhere/runs RESULTS_MD=/tmp/results.md bash experiments/readme_tables.sh
+# RUNS: the runs folder (default runs/); RESULTS_MD: the file to rewrite
+# (default docs/results.md); the PNGs go to RESULTS_MD's folder.
+set -u
 cd "$(dirname "$0")/.."
-A=runs/anchor
-# files: comma list of runs/<prefix>_s<seed>/results.json that exist
-seeds() { local p=$1; shift; local out=""; for s in "$@"; do [ -f runs/${p}_s$s/results.json ] && out="$out,runs/${p}_s$s/results.json"; done; echo "${out#,}"; }
+RUNS=${RUNS:-runs}
+RESULTS_MD=${RESULTS_MD:-docs/results.md}
+BLOCKS="cross_corpus curves anchor"
+die() { echo "error: $*" >&2; exit 1; }
+[ -d "$RUNS" ] || die "no runs folder '$RUNS' (set RUNS=DIR): refusing to overwrite $RESULTS_MD with empty tables"
+[ -f "$RESULTS_MD" ] || die "$RESULTS_MD not found"
+for b in $BLOCKS; do
+  [ "$(grep -cxF "<!-- BEGIN readme_tables.sh $b -->" "$RESULTS_MD")" = 1 ] \
+    && [ "$(grep -cxF "<!-- END readme_tables.sh $b -->" "$RESULTS_MD")" = 1 ] \
+    || die "$RESULTS_MD needs exactly one '<!-- BEGIN readme_tables.sh $b -->' ... '<!-- END readme_tables.sh $b -->' pair"
+done
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+A=$RUNS/anchor
+# files: comma list of $RUNS/<prefix>_s<seed>/results.json that exist
+seeds() { local p=$1; shift; local out=""; for s in "$@"; do [ -f $RUNS/${p}_s$s/results.json ] && out="$out,$RUNS/${p}_s$s/results.json"; done; echo "${out#,}"; }
 files() { local out=""; for f in "$@"; do [ -f "$f" ] && out="$out,$f"; done; echo "${out#,}"; }
+# seed_note PREFIX SEEDS...: "seed 0" or "seeds 0, 1" for the runs that exist
+seed_note() { local p=$1 s found=(); shift; for s in "$@"; do [ -f $RUNS/${p}_s$s/results.json ] && found+=("$s"); done
+  if [ ${#found[@]} = 1 ]; then echo "seed ${found[0]}"; else local j; j=$(printf '%s, ' "${found[@]}"); echo "seeds ${j%, }"; fi; }
 # row LABEL FILES: a --row flag, or nothing when FILES is empty
 row() { [ -n "$2" ] && printf -- '--row=%s|%s\n' "$1" "$2"; }
 # tbl ANCHOR LABEL ROWS...: experiments.table (ROWS: newline-separated --row flags);
@@ -21,17 +52,82 @@ anchor_rows() {  # corpus protocol: trivial and openSMILE rows, both norms
   row "eGeMAPS + SVM + speaker norm (transductive)" "$(files $A/${c}_eGeMAPSv02_${p}_speaker_norm.json)"
   row "ComParE + SVM + speaker norm (transductive)" "$(files $A/${c}_ComParE_2016_${p}_speaker_norm.json)"
 }
+# section HEADING CMD...: HEADING, a blank line and CMD's tables, when they have a row
+section() {
+  local heading=$1 out; shift
+  out=$("$@") || { echo "error: the table under '$heading' failed to build" >&2; touch "$TMP/failed"; return 0; }
+  printf '%s\n' "$out" | grep -v '^| method' | grep -q '^| ' || return 0
+  printf '%s\n\n%s\n\n' "$heading" "$out"
+}
+# curve PNG TITLE BASELINE 'LABEL|FILES'...: experiments.curves on the lines that have runs
+curve() {
+  local png=$1 title=$2 baseline=$3 spec has_base=0 args=(); shift 3
+  for spec in "$@"; do
+    [ -n "${spec#*|}" ] || continue
+    args+=("--line=$spec"); [ "${spec%%|*}" = "$baseline" ] && has_base=1
+  done
+  [ ${#args[@]} -gt 0 ] || return 0
+  [ $has_base = 1 ] && args+=("--baseline=$baseline")
+  python -m experiments.curves --out="$TMP/$png" --title="$title" "${args[@]}"
+}
+# lc1 LC FULL: seed 1's full-data run, only once seed 1's curve runs exist
+lc1() { [ -f $RUNS/${1}_s1_f0.1/results.json ] && echo $RUNS/${2}_s1/results.json; }
 
-echo "#### EMO-DB, random 5-fold (utterance-grouped)"
-tbl $A/emodb_ComParE_2016_random_kfold_nospeaker_norm.json 'ComParE+SVM' \
- "$(row '`paper`' "$(files runs/paper_random/results.json)")" \
+{
+section '**RAVDESS → EMO-DB, EMO-DB random 5-fold: transfer against scratch**' \
+ tbl "$(seeds improved_random 0 1 2)" '`improved` scratch' \
+ "$(row '`improved` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_improved 0 1 2)")"
+section "**RAVDESS → EMO-DB, EMO-DB random 5-fold: every method against the paper's baseline shape (the CNN pre-trained on RAVDESS, fine-tuned on EMO-DB)**" \
+ tbl "$(seeds a_rav_emo_ft 0 1 2)" 'fine-tuned CNN' \
+ "$(row '`improved` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_improved 0 1 2)")" \
+ "$(row '`improved` scratch' "$(seeds improved_random 0 1 2)")" \
+ "$(row '`paper` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_paper 0 1 2)")" \
+ "$(row '`paper` scratch' "$(files $RUNS/paper_random/results.json)")" \
+ "$(row 'CNN pre-trained on RAVDESS (10 epochs), fine-tuned (10)' "$(seeds a_rav_emo_ft 0 1 2)")" \
+ "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0 1 2)")"
+section '**RAVDESS → EMO-DB, EMO-DB leave-one-speaker-out (10 folds)**' \
+ tbl_seeds "$(seeds improved_loso 0 1 2)" '`improved` scratch' \
+ "$(row '`improved` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_improved_loso 0 1 2)")" \
+ "$(row '`improved_speaker` scratch (transductive)' "$(seeds improved_spk_loso 0 1 2)")"
+section "**RAVDESS → EMO-DB on the six classes both corpora have** (neutral, anger, disgust, fear,
+happiness, sadness: 454 EMO-DB utterances; \`shared_classes_only\`; $(seed_note a_rav_emo_improved_shared 0 1 2))" \
+ tbl "$(seeds improved_shared_scratch 0 1 2)" '`improved` scratch, shared classes' \
+ "$(row '`improved` transfer RAVDESS → EMO-DB, shared classes' "$(seeds a_rav_emo_improved_shared 0 1 2)")"
+section '**EMO-DB → RAVDESS, RAVDESS random 5-fold**' \
+ tbl "$(seeds rav_improved_random 0 1 2)" '`improved` scratch' \
+ "$(row '`improved` transfer EMO-DB → RAVDESS' "$(seeds a_emo_rav_improved 0 1 2)")" \
+ "$(row 'CNN from scratch (10 epochs)' "$(seeds rav_cnn_random 0)")"
+section '**Multi-source: RAVDESS + EMO-DB ♀ pooled → EMO-DB ♂** (233 utterances of the 5 male
+speakers, random 5-fold), against each single source and scratch on the same folds' \
+ tbl "$(seeds ms_emom 0 1 2)" '`improved` scratch (♂ only)' \
+ "$(row '`improved` RAVDESS + EMO-DB ♀ pooled → ♂' "$(seeds ms_rav_emof_emom 0 1 2)")" \
+ "$(row '`improved` RAVDESS → ♂' "$(seeds ms_rav_emom 0 1 2)")" \
+ "$(row '`improved` EMO-DB ♀ → ♂' "$(seeds ms_emof_emom 0 1 2)")"
+} > "$TMP/cross_corpus.md"
+
+{
+section 'RAVDESS → EMO-DB: ![learning curve RAVDESS → EMO-DB](curve_ravdess_to_emodb.png)' \
+ curve curve_ravdess_to_emodb.png 'RAVDESS → EMO-DB: EMO-DB utterance UA, random 5-fold' '`improved` scratch' \
+ "\`improved\` transfer|$(files $RUNS/lc_rav_emo_tr_f{0.1,0.25,0.5}/results.json $RUNS/a_rav_emo_improved_s0/results.json $RUNS/lc_rav_emo_tr_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_rav_emo_tr a_rav_emo_improved))" \
+ "\`improved\` scratch|$(files $RUNS/lc_emo_scratch_f{0.1,0.25,0.5}/results.json $RUNS/improved_random_s0/results.json $RUNS/lc_emo_scratch_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_emo_scratch improved_random))" \
+ "fine-tuned CNN (pre-trained on RAVDESS)|$(files $RUNS/lc_rav_emo_ft_f{0.1,0.25,0.5}/results.json $RUNS/a_rav_emo_ft_s0/results.json)"
+section 'EMO-DB → RAVDESS: ![learning curve EMO-DB → RAVDESS](curve_emodb_to_ravdess.png)' \
+ curve curve_emodb_to_ravdess.png 'EMO-DB → RAVDESS: RAVDESS utterance UA, random 5-fold' '`improved` scratch' \
+ "\`improved\` transfer|$(files $RUNS/lc_emo_rav_tr_f{0.1,0.25,0.5}/results.json $RUNS/a_emo_rav_improved_s0/results.json $RUNS/lc_emo_rav_tr_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_emo_rav_tr a_emo_rav_improved))" \
+ "\`improved\` scratch|$(files $RUNS/lc_rav_scratch_f{0.1,0.25,0.5}/results.json $RUNS/rav_improved_random_s0/results.json $RUNS/lc_rav_scratch_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_rav_scratch rav_improved_random))"
+} > "$TMP/curves.md"
+
+{
+section '**EMO-DB, random 5-fold (utterance-grouped)**' \
+ tbl "$(files $A/emodb_ComParE_2016_random_kfold_nospeaker_norm.json)" 'ComParE+SVM' \
+ "$(row '`paper`' "$(files $RUNS/paper_random/results.json)")" \
  "$(row '`improved`' "$(seeds improved_random 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds improved_spk_random 0 1 2)")" \
  "$(row '`improved_speaker_e20` (transductive)' "$(seeds e20_random 0 1 2)")" \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0 1 2)")" \
  "$(anchor_rows emodb random_kfold)"
-echo; echo "#### EMO-DB, leave-one-speaker-out (10 folds)"
-tbl_seeds $A/emodb_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM' \
+section '**EMO-DB, leave-one-speaker-out (10 folds)**' \
+ tbl_seeds "$(files $A/emodb_ComParE_2016_speaker_kfold_nospeaker_norm.json)" 'ComParE+SVM' \
  "$(row '`paper`' "$(seeds paper_loso 0 1 2)")" \
  "$(row '`improved`' "$(seeds improved_loso 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds improved_spk_loso 0 1 2)")" \
@@ -39,16 +135,16 @@ tbl_seeds $A/emodb_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM' 
  "$(row '`improved_speaker`, ensemble of 5 (not chosen; transductive)' "$(seeds spk_ens5_loso 0 1 2)")" \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds emo_cnn_loso 0 1 2)")" \
  "$(anchor_rows emodb speaker_kfold)"
-echo; echo "#### RAVDESS (actors 01–12), random 5-fold"
-tbl $A/ravdess_ComParE_2016_random_kfold_nospeaker_norm.json 'ComParE+SVM' \
+section '**RAVDESS (actors 01–12), random 5-fold**' \
+ tbl "$(files $A/ravdess_ComParE_2016_random_kfold_nospeaker_norm.json)" 'ComParE+SVM' \
  "$(row '`paper`' "$(seeds rav_paper_random 0 1 2)")" \
  "$(row '`improved`' "$(seeds rav_improved_random 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds rav_improved_spk_random 0 1 2)")" \
  "$(row '`improved_speaker_e20` (transductive)' "$(seeds rav_e20_random 0 1 2)")" \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds rav_cnn_random 0)")" \
  "$(anchor_rows ravdess random_kfold)"
-echo; echo "#### RAVDESS, leave-one-speaker-out (12 folds)"
-tbl_seeds $A/ravdess_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM' \
+section '**RAVDESS, leave-one-speaker-out (12 folds)**' \
+ tbl_seeds "$(files $A/ravdess_ComParE_2016_speaker_kfold_nospeaker_norm.json)" 'ComParE+SVM' \
  "$(row '`paper`' "$(seeds rav_paper_loso 0 1 2)")" \
  "$(row '`improved`' "$(seeds rav_improved_loso 0 1 2)")" \
  "$(row '`improved_speaker` (transductive)' "$(seeds rav_improved_spk_loso 0 1 2)")" \
@@ -56,46 +152,32 @@ tbl_seeds $A/ravdess_ComParE_2016_speaker_kfold_nospeaker_norm.json 'ComParE+SVM
  "$(row '`improved_speaker`, ensemble of 5 (not chosen; transductive)' "$(seeds rav_spk_ens5_loso 0 1 2)")" \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds rav_cnn_loso 0)")" \
  "$(anchor_rows ravdess speaker_kfold)"
+} > "$TMP/anchor.md"
 
-echo; echo "#### Cross-corpus RAVDESS → EMO-DB, EMO-DB random 5-fold: transfer against scratch"
-tbl "$(seeds improved_random 0 1 2)" '`improved` scratch' \
- "$(row '`improved` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_improved 0 1 2)")"
-echo; echo "#### Cross-corpus RAVDESS → EMO-DB, EMO-DB random 5-fold: against the fine-tuned CNN"
-tbl "$(seeds a_rav_emo_ft 0 1 2)" 'fine-tuned CNN' \
- "$(row '`improved` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_improved 0 1 2)")" \
- "$(row '`improved` scratch' "$(seeds improved_random 0 1 2)")" \
- "$(row '`paper` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_paper 0 1 2)")" \
- "$(row '`paper` scratch' "$(files runs/paper_random/results.json)")" \
- "$(row 'CNN pre-trained on RAVDESS (10 epochs), fine-tuned (10)' "$(seeds a_rav_emo_ft 0 1 2)")" \
- "$(row 'CNN from scratch (10 epochs)' "$(seeds a_emo_cnn 0 1 2)")"
-echo; echo "#### Cross-corpus RAVDESS → EMO-DB on the classes both corpora share (EMO-DB random 5-fold)"
-tbl "$(seeds improved_shared_scratch 0 1 2)" '`improved` scratch, shared classes' \
- "$(row '`improved` transfer RAVDESS → EMO-DB, shared classes' "$(seeds a_rav_emo_improved_shared 0 1 2)")"
-echo; echo "#### Cross-corpus RAVDESS → EMO-DB, EMO-DB leave-one-speaker-out: transfer against scratch"
-tbl_seeds "$(seeds improved_loso 0 1 2)" '`improved` scratch' \
- "$(row '`improved` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_improved_loso 0 1 2)")" \
- "$(row '`improved_speaker` scratch (transductive)' "$(seeds improved_spk_loso 0 1 2)")"
-echo; echo "#### Cross-corpus EMO-DB → RAVDESS, RAVDESS random 5-fold: transfer against scratch"
-tbl "$(seeds rav_improved_random 0 1 2)" '`improved` scratch' \
- "$(row '`improved` transfer EMO-DB → RAVDESS' "$(seeds a_emo_rav_improved 0 1 2)")" \
- "$(row 'CNN from scratch (10 epochs)' "$(seeds rav_cnn_random 0)")"
-echo; echo "#### Multi-source: RAVDESS + EMO-DB ♀ → EMO-DB ♂, random 5-fold on the male speakers, against scratch"
-tbl "$(seeds ms_emom 0 1 2)" '`improved` scratch (♂ only)' \
- "$(row '`improved` RAVDESS + EMO-DB ♀ pooled → ♂' "$(seeds ms_rav_emof_emom 0 1 2)")" \
- "$(row '`improved` RAVDESS → ♂' "$(seeds ms_rav_emom 0 1 2)")" \
- "$(row '`improved` EMO-DB ♀ → ♂' "$(seeds ms_emof_emom 0 1 2)")"
-
-mkdir -p docs
-# lc1 LC FULL: seed 1's full-data run, only once seed 1's curve runs exist
-lc1() { [ -f runs/${1}_s1_f0.1/results.json ] && echo runs/${2}_s1/results.json; }
-echo; echo "#### Learning curve RAVDESS → EMO-DB (random 5-fold)"
-python -m experiments.curves --out=docs/curve_ravdess_to_emodb.png --baseline='`improved` scratch' \
- --title='RAVDESS → EMO-DB: EMO-DB utterance UA, random 5-fold' \
- --line="\`improved\` transfer|$(files runs/lc_rav_emo_tr_f{0.1,0.25,0.5}/results.json runs/a_rav_emo_improved_s0/results.json runs/lc_rav_emo_tr_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_rav_emo_tr a_rav_emo_improved))" \
- --line="\`improved\` scratch|$(files runs/lc_emo_scratch_f{0.1,0.25,0.5}/results.json runs/improved_random_s0/results.json runs/lc_emo_scratch_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_emo_scratch improved_random))" \
- --line="fine-tuned CNN (pre-trained on RAVDESS)|$(files runs/lc_rav_emo_ft_f{0.1,0.25,0.5}/results.json runs/a_rav_emo_ft_s0/results.json)"
-echo; echo "#### Learning curve EMO-DB → RAVDESS (random 5-fold)"
-python -m experiments.curves --out=docs/curve_emodb_to_ravdess.png --baseline='`improved` scratch' \
- --title='EMO-DB → RAVDESS: RAVDESS utterance UA, random 5-fold' \
- --line="\`improved\` transfer|$(files runs/lc_emo_rav_tr_f{0.1,0.25,0.5}/results.json runs/a_emo_rav_improved_s0/results.json runs/lc_emo_rav_tr_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_emo_rav_tr a_emo_rav_improved))" \
- --line="\`improved\` scratch|$(files runs/lc_rav_scratch_f{0.1,0.25,0.5}/results.json runs/rav_improved_random_s0/results.json runs/lc_rav_scratch_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_rav_scratch rav_improved_random))"
+[ -e "$TMP/failed" ] && die "a table failed to build (see above); $RESULTS_MD left unchanged"
+written="" kept=""
+for b in $BLOCKS; do
+  if grep -v '^| method' "$TMP/$b.md" | grep -q '^| '; then written="$written $b"; else kept="$kept $b"; fi
+done
+[ -n "$written" ] || die "no finished runs under '$RUNS': $RESULTS_MD left unchanged"
+[ -z "$kept" ] || echo "readme_tables.sh: no finished run under $RUNS for:$kept; left as it is" >&2
+# Replace the blocks in one atomic rename, then move the PNGs in.
+python - "$RESULTS_MD" "$TMP" $written <<'EOF' || die "could not rewrite $RESULTS_MD"
+import os, sys
+doc, tmp, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+with open(doc, encoding='utf-8') as f:
+  text = f.read()
+for name in names:
+  begin = f'<!-- BEGIN readme_tables.sh {name} -->\n'
+  end = f'\n<!-- END readme_tables.sh {name} -->'
+  i, j = text.index(begin) + len(begin), text.index(end)
+  if j < i - 1:
+    sys.exit(f'error: {doc}: END before BEGIN for {name}')
+  with open(os.path.join(tmp, f'{name}.md'), encoding='utf-8') as f:
+    text = text[:i] + f.read().strip('\n') + text[j:]
+with open(doc + '.tmp', 'w', encoding='utf-8') as f:
+  f.write(text)
+os.replace(doc + '.tmp', doc)
+EOF
+for png in "$TMP"/*.png; do [ -e "$png" ] && mv "$png" "$(dirname "$RESULTS_MD")/"; done
+echo "wrote:$written in $RESULTS_MD"

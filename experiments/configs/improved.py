@@ -2,7 +2,7 @@
 
 Same PathNet, GA and transfer as the paper; what changes (each measured in
 experiments/ablation.py on a selection split of training fold 0, never on a
-test fold; see the README's ablation table):
+test fold; see the ablation table in docs/results.md):
   * layer-1 modules see time-pooled input (per mel band and channel, mean and
     std over the segment's 64 frames: 384 inputs instead of 12288), which
     stops the memorisation of 12288-pixel segments;

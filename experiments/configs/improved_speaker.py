@@ -10,7 +10,7 @@ config must say so.
 Chosen with experiments/ablation.py on the selection splits (20% of the
 training speakers' utterances) of leave-one-speaker-out folds 0 and 1 of
 EMO-DB, never on a test fold: selection UA 0.785 against 0.683 for
-`improved` (see the README's PathNet rows).
+`improved` (see the PathNet rows in docs/results.md).
 
   python -m experiments.ablation --config=experiments/configs/improved.py \
       --config.protocol=speaker_kfold --config.n_splits=0 \

@@ -1,0 +1,85 @@
+"""experiments/readme_tables.sh: rewrites only the marked blocks of
+docs/results.md, and refuses to write when there is nothing to write from."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / 'experiments' / 'readme_tables.sh'
+BLOCKS = ('cross_corpus', 'curves', 'anchor')
+
+
+def _run(tmp_path, runs, doc):
+  env = dict(os.environ, RUNS=str(runs), RESULTS_MD=str(doc),
+             PATH=os.path.dirname(sys.executable) + os.pathsep
+             + os.environ.get('PATH', ''),
+             PYTHONPATH=str(ROOT))
+  return subprocess.run(['bash', str(SCRIPT)], env=env, cwd=tmp_path,
+                        capture_output=True, text=True, timeout=600)
+
+
+def _outside_blocks(text):
+  out, inside = [], False
+  for line in text.split('\n'):
+    if line.startswith('<!-- BEGIN readme_tables.sh '):
+      inside = True
+    if not inside:
+      out.append(line)
+    if line.startswith('<!-- END readme_tables.sh '):
+      inside = False
+  return out
+
+
+def _block(text, name):
+  begin = f'<!-- BEGIN readme_tables.sh {name} -->\n'
+  return text[text.index(begin) + len(begin):
+              text.index(f'\n<!-- END readme_tables.sh {name} -->')]
+
+
+def test_results_md_has_one_marker_pair_per_block():
+  text = (ROOT / 'docs' / 'results.md').read_text(encoding='utf-8')
+  for name in BLOCKS:
+    assert text.count(f'<!-- BEGIN readme_tables.sh {name} -->\n') == 1
+    assert text.count(f'\n<!-- END readme_tables.sh {name} -->') == 1
+    assert '| method' in _block(text, name)
+
+
+def test_without_a_runs_folder_it_refuses_in_one_line(tmp_path):
+  doc = tmp_path / 'results.md'
+  shutil.copy(ROOT / 'docs' / 'results.md', doc)
+  before = doc.read_bytes()
+  proc = _run(tmp_path, tmp_path / 'no_such_runs', doc)
+  assert proc.returncode == 1
+  assert proc.stderr.strip().startswith('error: no runs folder')
+  assert len(proc.stderr.strip().splitlines()) == 1
+  assert doc.read_bytes() == before
+
+
+def test_it_rewrites_only_the_blocks_that_have_runs(tmp_path):
+  runs = tmp_path / 'runs'
+  for name, seed, uas in (('improved_random_s0', 0, [0.6, 0.7]),
+                          ('a_rav_emo_improved_s0', 0, [0.7, 0.8])):
+    (runs / name).mkdir(parents=True)
+    (runs / name / 'results.json').write_text(json.dumps({
+        'seed': seed, 'config': {}, 'timings': {'total_s': 60.0},
+        'folds': [{'fold': i, 'n_train_utterances': 40,
+                   'utterance': {'ua': ua, 'wa': ua, 'n': 10}}
+                  for i, ua in enumerate(uas)]}))
+  doc = tmp_path / 'docs' / 'results.md'
+  doc.parent.mkdir()
+  shutil.copy(ROOT / 'docs' / 'results.md', doc)
+  before = doc.read_text(encoding='utf-8')
+
+  proc = _run(tmp_path, runs, doc)
+  assert proc.returncode == 0, proc.stderr
+  after = doc.read_text(encoding='utf-8')
+  assert _outside_blocks(after) == _outside_blocks(before)
+  cross = _block(after, 'cross_corpus')
+  assert ('| `improved` transfer RAVDESS → EMO-DB | 2 × 1 | 0.750 ± 0.050 | '
+          '0.750 ± 0.050 | 1.0 min | +0.100 (2/0) |') in cross
+  assert 'EMO-DB → RAVDESS' not in cross  # a table with no run is left out
+  assert '| `improved` | 2 × 1 |' in _block(after, 'anchor')
+  assert (doc.parent / 'curve_ravdess_to_emodb.png').is_file()
