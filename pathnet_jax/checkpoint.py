@@ -66,24 +66,52 @@ def _writing(directory: str):
     logger.removeFilter(quiet)
 
 
-def manager(directory: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
-  """A CheckpointManager over `directory` (created if missing)."""
+@contextlib.contextmanager
+def saving(directory: str, max_to_keep: int = 2):
+  """An asynchronous CheckpointManager for the block: a save returns once
+  the state is copied off the device and writes while the run goes on (the
+  next save, or the block's end, waits for it). A kill mid-write leaves an
+  uncommitted step that restore_latest skips. The block's errors, and the
+  background writes', come out as `save` says (a full disk: one OSError)."""
+  with _writing(os.path.abspath(directory)):
+    mngr = manager(directory, max_to_keep, asynchronous=True)
+    try:
+      yield mngr
+      mngr.wait_until_finished()
+    finally:
+      mngr.close()
+
+
+def manager(directory: str, max_to_keep: int = 2,
+            asynchronous: bool = False) -> ocp.CheckpointManager:
+  """A CheckpointManager over `directory` (created if missing).
+
+  `asynchronous`: a save returns once the state is copied off the device
+  and writes in the background while the run goes on (the next save, or
+  `finish`, waits for it); a kill mid-write leaves an uncommitted step that
+  restore_latest skips.
+  """
   directory = os.path.abspath(directory)
   os.makedirs(directory, exist_ok=True)
   return ocp.CheckpointManager(
       directory, options=ocp.CheckpointManagerOptions(
-          max_to_keep=max_to_keep, create=True))
+          max_to_keep=max_to_keep, create=True,
+          enable_async_checkpointing=asynchronous))
 
 
-def save(mngr: ocp.CheckpointManager, step: int, state) -> None:
-  """Save a pytree at `step` and wait, so a kill right after loses nothing.
+def save(mngr: ocp.CheckpointManager, step: int, state,
+         wait: bool = True) -> None:
+  """Save a pytree at `step`; with `wait`, block until it is on disk, so a
+  kill right after loses nothing.
 
   Raises:
-    OSError(ENOSPC) naming the checkpoint directory when the disk is full.
+    OSError(ENOSPC) naming the checkpoint directory when the disk is full
+    (for an asynchronous save: at the next save or at `finish`).
   """
   with _writing(str(mngr.directory)):
     mngr.save(step, args=ocp.args.StandardSave(state), force=True)
-    mngr.wait_until_finished()
+    if wait:
+      mngr.wait_until_finished()
 
 
 def save_pytree(path: str, tree) -> None:

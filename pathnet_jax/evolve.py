@@ -3,20 +3,15 @@ and the Python loop around it that logs, checkpoints and resumes."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-import time
 from typing import Any, Callable
 
-from absl import logging
 import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pathnet_jax import checkpoint as ckpt_lib
 from pathnet_jax import ga as ga_lib
-from pathnet_jax import model as model_lib
 from pathnet_jax import parallel
 from pathnet_jax import pathway
 from pathnet_jax import train as train_lib
@@ -60,15 +55,16 @@ class EvolveResult:
   frozen_slots: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def frozen_slots(frozen: np.ndarray | None):
+def frozen_slots(frozen: np.ndarray | None, width: int | None = None):
   """bool[L, M] -> (indices int32[L, F], weights float32[L, F]) or None.
 
-  Padding entries repeat a real index with weight 0 (see pathway.slots).
+  F = `width`, or the most frozen modules of any layer. Padding entries
+  repeat a real index with weight 0 (see pathway.slots).
   """
   if frozen is None:
     return None
   frozen = np.asarray(frozen, bool)
-  width = max(1, int(frozen.sum(axis=1).max()))
+  width = width or max(1, int(frozen.sum(axis=1).max()))
   idx = np.zeros((frozen.shape[0], width), np.int32)
   wts = np.zeros((frozen.shape[0], width), np.float32)
   for l, row in enumerate(frozen):
@@ -89,19 +85,49 @@ def init_state(key: jax.Array, config, params, tx) -> EvolveState:
                      key=jax.random.key_data(k_run), history=history)
 
 
-def generation(state: EvolveState, x, y, fit_x, fit_y, frozen, always_idx,
-               always_w, *, tx, num_steps: int, batch_size: int,
-               eval_batch_size: int, mode: str, aggregate: str, compute: str,
-               dropout_rate: float, augment: Callable | None,
-               tiebreak_loss: bool, mesh=None) -> tuple[EvolveState, dict]:
+@flax.struct.dataclass
+class RunData:
+  """What one run trains and measures fitness on, on device.
+
+  The rows of a protocol's runs are padded to the largest run's, so that one
+  compiled program serves every fold and seed; counts say what is real.
+
+  Attributes:
+    x: [N, ...] training rows (layer 1's view, or raw segments when they are
+      augmented per batch); y: int32[N]; n: int32[] real rows.
+    fit_x, fit_y, fit_n: the rows fitness is measured on, the same way (the
+      training rows in the paper).
+    steps: int32[] SGD steps per pathway, T <= the program's static maximum.
+    frozen: bool[L, M] modules that never change.
+    always_idx, always_w: int32/float32[L, F] slots of frozen modules that
+      join every pathway (F = 0: none).
+  """
+  x: jax.Array
+  y: jax.Array
+  n: jax.Array
+  fit_x: jax.Array
+  fit_y: jax.Array
+  fit_n: jax.Array
+  steps: jax.Array
+  frozen: jax.Array
+  always_idx: jax.Array
+  always_w: jax.Array
+
+
+def generation(state: EvolveState, data: RunData, *, tx, num_steps: int,
+               batch_size: int, eval_batch_size: int, mode: str,
+               aggregate: str, compute: str, dropout_rate: float,
+               augment: Callable | None, tiebreak_loss: bool,
+               max_passes: int | None = None, one_capacity: bool = False,
+               mesh=None) -> tuple[EvolveState, dict]:
   """One generation: ask -> train the tournament pathways -> fitness -> tell.
 
   Args:
-    x, y: training rows [n, ...] and labels int32[n], on device.
-    fit_x, fit_y: the rows fitness is measured on (the training rows in the
-      paper; a held-out validation split otherwise).
-    frozen: bool[L, M]; always_idx/always_w: [L, F] slots of frozen modules
-      that join every pathway, or None.
+    data: the run's RunData; `num_steps` is the static maximum of
+      `data.steps`, `max_passes` the shuffled passes any run's rows need
+      (None: the rows are not padded).
+    one_capacity: evaluate fitness with one union size (see train.evaluate;
+      for runs batched with vmap).
     mesh: optional parallel.make_mesh() mesh: the P pathways are split over
       its 'pathways' axis and minibatch rows over 'data'; state and summary
       come back replicated.
@@ -110,20 +136,26 @@ def generation(state: EvolveState, x, y, fit_x, fit_y, frozen, always_idx,
   key, k_ask, k_train, k_tell = jax.random.split(key, 4)
   candidates = ga_lib.ask(k_ask, state.ga)
   genotypes = state.ga.genotypes[candidates]  # [P, L, N]
-  indices, weights = pathway.slots(genotypes, always_idx, always_w)
+  num_fixed = data.always_idx.shape[-1]
+  if num_fixed:
+    indices, weights = pathway.slots(genotypes, data.always_idx,
+                                     data.always_w)
+  else:
+    indices, weights = pathway.slots(genotypes)
   path_keys = jax.random.split(k_train, candidates.shape[0])
   if mesh is not None:
     indices, weights, path_keys, augment = parallel.shard_training(
         mesh, indices, weights, path_keys, augment)
   params, opt_state, stats = train_lib.train_pathways(
-      state.params, state.opt_state, indices, weights, x, y, path_keys, tx=tx,
-      frozen=frozen, num_steps=num_steps, batch_size=batch_size, mode=mode,
-      aggregate=aggregate, compute=compute, dropout_rate=dropout_rate,
-      augment=augment,
-      num_fixed=0 if always_idx is None else always_idx.shape[-1])
+      state.params, state.opt_state, indices, weights, data.x, data.y,
+      path_keys, tx=tx, frozen=data.frozen, num_steps=num_steps,
+      batch_size=batch_size, mode=mode, aggregate=aggregate, compute=compute,
+      dropout_rate=dropout_rate, augment=augment, num_fixed=num_fixed,
+      steps=data.steps, n_rows=data.n, max_passes=max_passes)
   fitness, fit_loss = train_lib.evaluate(
-      params, indices, weights, fit_x, fit_y, batch_size=eval_batch_size,
-      aggregate=aggregate, compute=compute)
+      params, indices, weights, data.fit_x, data.fit_y,
+      batch_size=eval_batch_size, aggregate=aggregate, compute=compute,
+      n_rows=data.fit_n, one_capacity=one_capacity)
   ga_state = ga_lib.tell(k_tell, state.ga, candidates, fitness,
                          tiebreak=-fit_loss if tiebreak_loss else None)
   g = state.ga.generation
@@ -143,27 +175,77 @@ def generation(state: EvolveState, x, y, fit_x, fit_y, frozen, always_idx,
   return new_state, summary
 
 
+def generations(state: EvolveState, data: RunData, *, count: int,
+                total: int, **settings) -> EvolveState:
+  """Up to `count` generations in one program (`lax.scan`); generations
+  past `total` leave the state as it is, so one compiled program serves a
+  run's last, shorter stretch and every resume point. Per-generation
+  summaries land in `state.history`. `settings`: those of `generation`."""
+  def one(state, _):
+    def step(state):
+      return generation(state, data, **settings)[0]
+    return jax.lax.cond(state.ga.generation < total, step, lambda s: s,
+                        state), None
+  return jax.lax.scan(one, state, None, length=count)[0]
+
+
+def generation_settings(config, tx, steps: int, augment=None, *, mesh=None,
+                        max_passes: int | None = None,
+                        one_capacity: bool = False) -> dict[str, Any]:
+  """The static keyword arguments of `generation` from a config."""
+  ec, oc, mc = config.evolution, config.optim, config.model
+  return dict(
+      tx=tx, num_steps=int(steps), batch_size=int(oc.batch_size),
+      eval_batch_size=int(oc.get('eval_batch_size', 1024)),
+      mode=ec.train_mode, aggregate=mc.aggregate,
+      compute=mc.get('compute', 'gather'),
+      dropout_rate=float(oc.get('input_dropout', 0.0)), augment=augment,
+      tiebreak_loss=bool(ec.get('tiebreak_loss', False)),
+      max_passes=max_passes, one_capacity=one_capacity, mesh=mesh)
+
+
+def steps_for(config, n_train: int) -> int:
+  """T: `evolution.steps_per_pathway`, or ceil(n_train / batch) * epochs."""
+  ec = config.evolution
+  return int(ec.get('steps_per_pathway', 0) or train_lib.steps_per_pathway(
+      n_train, config.optim.batch_size, ec.get('epochs_per_pathway', 1)))
+
+
+def run_data(x, y, fit_x=None, fit_y=None, frozen=None, always_idx=None,
+             always_w=None, *, steps: int) -> RunData:
+  """RunData of unpadded arrays (fitness on the training rows by default)."""
+  x = jnp.asarray(x)
+  fit_x = x if fit_x is None else jnp.asarray(fit_x)
+  y = jnp.asarray(y, jnp.int32)
+  fit_y = y if fit_y is None else jnp.asarray(fit_y, jnp.int32)
+  if always_idx is None:
+    always_idx = jnp.zeros((frozen.shape[0] if frozen is not None else 0, 0),
+                           jnp.int32)
+    always_w = jnp.zeros(always_idx.shape, jnp.float32)
+  return RunData(x=x, y=y, n=jnp.int32(x.shape[0]), fit_x=fit_x, fit_y=fit_y,
+                 fit_n=jnp.int32(fit_x.shape[0]), steps=jnp.int32(steps),
+                 frozen=jnp.asarray(frozen, bool),
+                 always_idx=jnp.asarray(always_idx, jnp.int32),
+                 always_w=jnp.asarray(always_w, jnp.float32))
+
+
 def make_generation_fn(config, tx, n_train: int, augment=None, *,
                        wrap: Callable | None = None, mesh=None):
-  """jit(generation) with the config's static settings bound.
+  """jit(generation) for one run on unpadded rows, with the config's static
+  settings bound: fn(state, x, y, fit_x, fit_y, frozen, always_idx,
+  always_w) -> (state, summary).
 
   `wrap` (e.g. `chex.assert_max_traces(n=1)`) decorates the traced function;
   `mesh` shards it (see `generation`; inputs placed with parallel.place).
   Returns (jitted fn, T steps per pathway).
   """
-  ec, oc, mc = config.evolution, config.optim, config.model
-  steps = int(ec.get('steps_per_pathway', 0) or train_lib.steps_per_pathway(
-      n_train, oc.batch_size, ec.get('epochs_per_pathway', 1)))
-  fn = functools.partial(
-      generation, tx=tx, num_steps=steps, batch_size=int(oc.batch_size),
-      eval_batch_size=int(oc.get('eval_batch_size', 1024)),
-      mode=ec.train_mode, aggregate=mc.aggregate,
-      compute=mc.get('compute', 'gather'),
-      dropout_rate=float(oc.get('input_dropout', 0.0)), augment=augment,
-      tiebreak_loss=bool(ec.get('tiebreak_loss', False)), mesh=mesh)
+  steps = steps_for(config, n_train)
+  settings = generation_settings(config, tx, steps, augment, mesh=mesh)
 
   def one_generation(state, x, y, fit_x, fit_y, frozen, always_idx, always_w):
-    return fn(state, x, y, fit_x, fit_y, frozen, always_idx, always_w)
+    data = run_data(x, y, fit_x, fit_y, frozen, always_idx, always_w,
+                    steps=steps)
+    return generation(state, data, **settings)
 
   return jax.jit(wrap(one_generation) if wrap else one_generation), steps
 
@@ -248,7 +330,9 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
            fitness_y=None, num_classes: int | None = None, augment=None,
            progress: Callable[[int, dict], None] | None = None,
            mesh=None) -> EvolveResult:
-  """Evolve pathways on (train_x, train_y) with the microbial GA.
+  """Evolve pathways on (train_x, train_y) with the microbial GA: one run,
+  i.e. a batch of one (runs.evolve_runs), so it gives exactly what the
+  same run gives inside a protocol's batch.
 
   Args:
     key: the run's PRNG key (same key -> same result on the same device kind).
@@ -262,98 +346,27 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
     fitness_x, fitness_y: rows to measure fitness on (default: training rows).
     num_classes: head width for a fresh init (default: max label + 1).
     augment: optional `augment(key, x_batch) -> x_batch` applied on device.
-    progress: optional callback(generation, summary dict of floats).
+    progress: optional callback(generation, summary dict of floats, with
+      'pathway_steps_per_s' of the call that ran it).
     mesh: a parallel.make_mesh() mesh to shard over; default: the one
       `config.parallel` asks for (none without that section).
   """
-  train_y = np.asarray(train_y)
-  num_classes = int(num_classes or int(train_y.max()) + 1)
-  validate(config, train_x, train_y, num_classes)
-  k_init, k_run = jax.random.split(key)
-  params = init_params if init_params is not None else model_lib.init(
-      k_init, config, train_x.shape[1:], num_classes)
-  tx = train_lib.make_optimizer(config)
-  state = init_state(k_run, config, params, tx)
+  from pathnet_jax import runs as runs_lib  # pylint: disable=g-import-not-at-top
+  run = runs_lib.Run(
+      key=key, x=np.asarray(train_x), y=np.asarray(train_y),
+      fitness_x=None if fitness_x is None else np.asarray(fitness_x),
+      fitness_y=None if fitness_y is None else np.asarray(fitness_y),
+      frozen=frozen, init_params=init_params, num_classes=num_classes,
+      name='')
+  report = None
+  if progress is not None:
+    paths = 2 * int(config.evolution.get('tournaments_per_generation', 1))
 
-  # Layer 1's deterministic view (e.g. time pooling) once per fold, not per
-  # step; with augmentation the view is taken after augmenting each batch.
-  # Taken on the host arrays (a flat view is free there) so that each set is
-  # copied to the device once.
-  def view(rows):
-    return jnp.asarray(model_lib.layer1_input(
-        params, np.asarray(rows, np.float32)), jnp.float32)
-
-  fx = view(train_x if fitness_x is None else fitness_x)
-  if augment is not None:
-    x = jnp.asarray(train_x, jnp.float32)
-  else:
-    x = fx if fitness_x is None else view(train_x)
-  y = jnp.asarray(train_y, jnp.int32)
-  fy = y if fitness_y is None else jnp.asarray(fitness_y, jnp.int32)
-  m, num_layers = config.model.num_modules, config.model.num_layers
-  frozen_np = (np.zeros((num_layers, m), bool) if frozen is None
-               else np.asarray(frozen, bool))
-  slots_np = (frozen_slots(frozen_np) if frozen is not None and
-              config.evolution.get('frozen_always_active', True) and
-              frozen_np.any() else None)
-  # Device arrays once, not a host-to-device copy at every generation call.
-  always_idx, always_w = ((jnp.asarray(slots_np[0]), jnp.asarray(slots_np[1]))
-                          if slots_np is not None else (None, None))
-  if mesh is None:
-    mesh = parallel.mesh_from_config(config)
-  gen_fn, steps = make_generation_fn(config, tx, x.shape[0], augment,
-                                     mesh=mesh)
-  frozen_in = jnp.asarray(frozen_np)
-
-  total = int(config.evolution.generations)
-  every = int(config.evolution.get('checkpoint_every', 0) or 0)
-  mngr = ckpt_lib.manager(workdir) if workdir else None
-  start = 0
-  if mngr is not None:
-    step, state = ckpt_lib.restore_latest(mngr, state)
-    if step is not None:
-      start = int(step)
-      logging.info('resumed from generation %d in %s', start, workdir)
-  if mesh is not None:  # fold data and state live on every device
-    rep = parallel.replicated(mesh)
-    x, y, frozen_in, always_idx, always_w, state = parallel.place(
-        (x, y, frozen_np, always_idx, always_w, state), rep)
-    fx, fy = ((x, y) if fitness_x is None else
-              parallel.place((fx, fy), rep))
-    logging.info('evolving on %s', parallel.describe(mesh))
-  seconds = np.zeros((total,), np.float64)
-  paths_per_gen = 2 * state.ga.tournaments
-  max_skipped = float(config.evolution.get('max_skipped_fraction',
-                                           MAX_SKIPPED_FRACTION))
-  # Optimiser updates a generation makes: one per pathway-step in sequential
-  # mode, one per step for all pathways together in parallel mode.
-  updates_per_gen = steps * (paths_per_gen if config.evolution.train_mode ==
-                             'sequential' else 1)
-  t_loop = time.perf_counter()
-  for g in range(start, total):
-    t0 = time.perf_counter()
-    state, summary = gen_fn(state, x, y, fx, fy, frozen_in, always_idx,
-                            always_w)
-    summary = jax.tree_util.tree_map(lambda v: v.item(), summary)
-    check_skipped_steps(g + 1, int(summary['skipped_steps']),
-                        updates_per_gen, max_skipped)
-    seconds[g] = time.perf_counter() - t0
-    rate = paths_per_gen * steps / max(seconds[g], 1e-9)
-    done = g + 1 - start
-    eta = (time.perf_counter() - t_loop) / done * (total - g - 1)
-    logging.info('gen %d/%d best %.4f mean %.4f loss %.4f  %.0f pathway-steps/s'
-                 '  eta %.0fs', g + 1, total, summary['best_fitness'],
-                 summary['mean_fitness'], summary['loss'], rate, eta)
-    if progress is not None:
-      progress(g + 1, {**summary, 'pathway_steps_per_s': rate})
-    if mngr is not None and every and ((g + 1) % every == 0 or g + 1 == total):
-      ckpt_lib.save(mngr, g + 1, state)
-  if mngr is not None:
-    mngr.close()
-  history = {k: np.asarray(v) for k, v in state.history.items()}
-  history['seconds'] = seconds
-  return EvolveResult(
-      best_genotype=np.asarray(state.ga.best_genotype),
-      best_fitness=float(state.ga.best_fitness), params=state.params,
-      history=history, state=state, steps_per_pathway=steps,
-      seconds=time.perf_counter() - t_loop, frozen_slots=slots_np)
+    def report(first, last, history, seconds):
+      rate = paths * steps_for(config, run.x.shape[0]) * (last - first) / max(
+          seconds, 1e-9)
+      for i in range(last - first):
+        summary = {k: history[k][0, i].item() for k in HISTORY_KEYS}
+        progress(first + i + 1, {**summary, 'pathway_steps_per_s': rate})
+  return runs_lib.evolve_runs(config, [run], workdir=workdir, augment=augment,
+                              progress=report, mesh=mesh)[0]

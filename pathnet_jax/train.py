@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from pathnet_jax import model as model_lib
@@ -49,14 +50,62 @@ def steps_per_pathway(n_train: int, batch_size: int, epochs: int = 1) -> int:
   return int(math.ceil(n_train / batch_size)) * int(epochs)
 
 
-def batch_indices(key: jax.Array, n: int, num_steps: int,
-                  batch_size: int) -> jax.Array:
-  """int32[T, B] minibatch rows: consecutive shuffled passes over n rows."""
-  passes = int(math.ceil(num_steps * batch_size / n))
-  perms = jax.vmap(lambda k: jax.random.permutation(k, n))(
-      jax.random.split(key, passes))
-  return perms.reshape(-1)[:num_steps * batch_size].reshape(
-      num_steps, batch_size).astype(jnp.int32)
+def _shuffle_rounds(n: int) -> int:
+  """Sort rounds jax.random.permutation uses for n elements (its heuristic:
+  keys of 32 random bits, repeated until collisions are unlikely)."""
+  return int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+
+
+def _round_thresholds(size: int) -> tuple[int, ...]:
+  """The smallest n that needs k sort rounds, for k = 1 .. rounds(size)."""
+  out = []
+  for k in range(1, _shuffle_rounds(size) + 1):
+    lo, hi = 1, size  # rounds() is monotone in n: bisect for the first n
+    while lo < hi:
+      mid = (lo + hi) // 2
+      lo, hi = (lo, mid) if _shuffle_rounds(mid) >= k else (mid + 1, hi)
+    out.append(lo)
+  return tuple(out)
+
+
+def permutation(key: jax.Array, n, size: int) -> jax.Array:
+  """int32[size]: `jax.random.permutation(key, n)` for a row count n <= size
+  that may be traced (a fold padded to its protocol's largest fold), then
+  the padding positions n .. size-1 in order.
+
+  The same sort-based shuffle as JAX's (same key splits, same random bits:
+  threefry's bits for a position depend only on the position, so the first
+  n of `size` draws are the n draws; a stable sort): padding positions get
+  the largest sort key and stay behind every real row. Equal to JAX's for
+  every n (tests/test_train.py).
+  """
+  order = jnp.arange(size, dtype=jnp.int32)
+  real = order < n
+  for k, first_n in enumerate(_round_thresholds(size)):
+    key, subkey = jax.random.split(key)
+    sort_keys = jnp.where(real, jax.random.bits(subkey, (size,), jnp.uint32),
+                          np.uint32(np.iinfo(np.uint32).max))
+    _, shuffled = jax.lax.sort_key_val(sort_keys, order)
+    order = jnp.where(n >= first_n, shuffled, order) if k else shuffled
+  return order
+
+
+def batch_indices(key: jax.Array, n, num_steps: int, batch_size: int, *,
+                  size: int | None = None,
+                  max_passes: int | None = None) -> jax.Array:
+  """int32[T, B] minibatch rows: consecutive shuffled passes over n rows.
+
+  n may be traced when the rows are padded to `size` (then `max_passes`
+  bounds the passes any row count of the batch needs); with a static n the
+  rows are those of `size = n`.
+  """
+  if size is None:
+    size = int(n)
+  passes = max_passes or int(math.ceil(num_steps * batch_size / size))
+  perms = jax.vmap(lambda k: permutation(k, n, size))(
+      jax.random.split(key, passes))  # [passes, size]
+  j = jnp.arange(num_steps * batch_size, dtype=jnp.int32)
+  return perms[j // n, j % n].reshape(num_steps, batch_size)
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -133,7 +182,8 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
                    num_steps: int, batch_size: int, mode: str = 'sequential',
                    aggregate: str = 'mean', compute: str = 'gather',
                    dropout_rate: float = 0.0,
-                   augment: Callable | None = None, num_fixed: int = 0):
+                   augment: Callable | None = None, num_fixed: int = 0,
+                   steps=None, n_rows=None, max_passes: int | None = None):
   """Train P pathways for `num_steps` SGD steps each, in one traced call.
 
   Each pathway's modules are gathered once into a slice (slices.py), its T
@@ -155,6 +205,11 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
     num_fixed: F; the last F slots of every layer are frozen modules that
       join every pathway (the same indices for all P, their weights may
       differ by deduplication): gathered once, read-only, no gradient.
+    steps: optional int32[] T' <= num_steps: the steps this run takes (a
+      fold of a padded protocol); later steps leave everything unchanged.
+    n_rows: optional int32[] rows of x that are real (the rest is padding,
+      never sampled); max_passes bounds the shuffled passes any n_rows of
+      the batch needs (see batch_indices).
 
   Returns:
     params, opt_state, {'loss': float32[P] mean training loss,
@@ -164,8 +219,11 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
     raise ValueError(f'train mode must be one of {MODES}, got {mode!r}')
   num_modules = model_lib.num_modules(params)
   frozen = jnp.asarray(frozen, bool)
-  rows = jax.vmap(lambda k: batch_indices(k, x.shape[0], num_steps,
-                                          batch_size))(path_keys)  # [P, T, B]
+  n = x.shape[0] if n_rows is None else n_rows
+  rows = jax.vmap(lambda k: batch_indices(
+      k, n, num_steps, batch_size, size=x.shape[0],
+      max_passes=max_passes))(path_keys)  # [P, T, B]
+  taken = num_steps if steps is None else steps
   fixed_layers, fixed_w = None, None
   if num_fixed:  # frozen: the same values for the whole call
     fixed_layers = slices.gather(params, indices[0, :, -num_fixed:])['layers']
@@ -181,16 +239,28 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
   zero = jnp.zeros((), jnp.int32)
 
   def train_slice(part, part_opt, skipped, loss_and_aux, trainable):
-    """T guarded steps on a slice; loss_and_aux(part, t) -> (loss, aux)."""
+    """The run's guarded steps on a slice; loss_and_aux(part, t) -> (loss,
+    aux). Returns ((part, part_opt, skipped), mean of aux over the steps);
+    the mean is a running sum in step order, so padding steps (t >= steps,
+    skipped) leave it, and everything else, bit for bit unchanged."""
     def step(carry, t):
-      part, part_opt, skipped = carry
+      part, part_opt, skipped, total = carry
       (loss, aux), grads = jax.value_and_grad(loss_and_aux, has_aux=True)(
           part, t)
       part, part_opt, s = sgd_step(part, part_opt, grads, loss, trainable,
                                    tx=tx)
-      return (part, part_opt, skipped + s), aux
-    return jax.lax.scan(step, (part, part_opt, skipped),
-                        jnp.arange(num_steps))
+      return part, part_opt, skipped + s, total + aux
+
+    def maybe_step(carry, t):
+      if steps is None:
+        return step(carry, t), None
+      return jax.lax.cond(t < steps, step, lambda c, _: c, carry, t), None
+
+    total = jnp.zeros(jax.eval_shape(lambda: loss_and_aux(part, 0)[1]).shape,
+                      jnp.float32)
+    (part, part_opt, skipped, total), _ = jax.lax.scan(
+        maybe_step, (part, part_opt, skipped, total), jnp.arange(num_steps))
+    return (part, part_opt, skipped), total / taken
 
   def gathered(params, opt_state, idx):
     return (slices.gather(params, idx),
@@ -216,11 +286,11 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
                        fixed_of(p_fixed_w))
         return loss, loss
 
-      (part, part_opt, skipped), losses = train_slice(
+      (part, part_opt, skipped), mean_loss = train_slice(
           part, part_opt, skipped, loss_and_aux, trainable)
       params, opt_state = scattered(params, opt_state, part, part_opt, p_idx,
                                     trainable)
-      return (params, opt_state, skipped), losses.mean()
+      return (params, opt_state, skipped), mean_loss
 
     (params, opt_state, skipped), losses = jax.lax.scan(
         one_pathway, (params, opt_state, zero),
@@ -240,11 +310,11 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
         positions, weights, fixed_w, x[r], y[r], step_keys)
     return losses.sum(), losses
 
-  (part, part_opt, skipped), losses = train_slice(part, part_opt, zero,
-                                                  summed_loss, trainable)
+  (part, part_opt, skipped), mean_losses = train_slice(
+      part, part_opt, zero, summed_loss, trainable)
   params, opt_state = scattered(params, opt_state, part, part_opt, members,
                                 trainable)
-  return params, opt_state, {'loss': losses.mean(axis=0), 'skipped': skipped}
+  return params, opt_state, {'loss': mean_losses, 'skipped': skipped}
 
 
 def _full_slots(indices, weights, num_modules):
@@ -311,7 +381,8 @@ def _union_logits(params, indices, weights, members, positions, xb, *,
 
 def evaluate(params, indices, weights, x, y, *, batch_size: int = 1024,
              aggregate: str = 'mean', compute: str = 'gather',
-             memory_budget: int = 256 << 20):
+             memory_budget: int = 256 << 20, n_rows=None,
+             one_capacity: bool = False):
   """Accuracy and mean loss of P pathways on all n rows.
 
   Dense modules: the distinct layer-1 modules of the P pathways (pairs
@@ -323,18 +394,23 @@ def evaluate(params, indices, weights, x, y, *, batch_size: int = 1024,
 
   Args:
     indices, weights: [P, L, K] slots. x: [n, ...]; y: int32[n].
+    n_rows: optional int32[]: only the first n_rows rows are real (a padded
+      fold); the rest count nowhere.
+    one_capacity: compute the largest union size only, without the branch
+      per size (under vmap every branch would run).
 
   Returns:
     (accuracy float32[P], loss float32[P]).
   """
   n = x.shape[0]
+  real = n if n_rows is None else n_rows
   p, _, k = indices.shape
   num_modules = model_lib.num_modules(params)
   dense = params['layers'][0]['w'].ndim == 3
   if not dense:
     return _evaluate_per_pathway(params, indices, weights, x, y,
                                  batch_size=batch_size, aggregate=aggregate,
-                                 compute=compute)
+                                 compute=compute, n_rows=real)
   units = params['layers'][0]['w'].shape[2]
   cap = num_modules if compute == 'dense' else min(num_modules, p * k)
   row_bytes = 4 * units * (cap + 2 * p) + 4 * x[0].size
@@ -355,10 +431,11 @@ def evaluate(params, indices, weights, x, y, *, batch_size: int = 1024,
             params, indices, weights, members, positions, xb,
             aggregate=aggregate), yb, valid)
 
-      return _sum_over_chunks(chunk, x, y, num_chunks, size)
+      return _sum_over_chunks(chunk, x, y, num_chunks, size, real)
     return run
 
-  sizes = (cap,) if compute == 'dense' else slices.capacity_buckets(k, cap)
+  sizes = ((cap,) if compute == 'dense' or one_capacity else
+           slices.capacity_buckets(k, cap))
   if len(sizes) == 1:
     correct, nll = scores(cap)(indices, weights, x, y)
   else:
@@ -367,7 +444,7 @@ def evaluate(params, indices, weights, x, y, *, batch_size: int = 1024,
     correct, nll = jax.lax.switch(
         jnp.minimum(branch, len(sizes) - 1), [scores(c) for c in sizes],
         indices, weights, x, y)
-  return correct / n, nll / n
+  return correct / real, nll / real
 
 
 def _chunk_scores(logits, yb, valid):
@@ -379,15 +456,17 @@ def _chunk_scores(logits, yb, valid):
   return correct.sum(-1), jnp.where(valid, nll, 0.0).sum(-1)
 
 
-def _sum_over_chunks(chunk, x, y, num_chunks, size):
-  """Sum chunk(xb, yb, valid) over rows; one chunk needs no padded copy."""
+def _sum_over_chunks(chunk, x, y, num_chunks, size, n_rows=None):
+  """Sum chunk(xb, yb, valid) over rows (the first n_rows are real, default
+  all); one chunk needs no padded copy."""
   n = x.shape[0]
+  real = n if n_rows is None else n_rows
   if num_chunks == 1:
-    return chunk(x, y, jnp.ones((n,), bool))
+    return chunk(x, y, jnp.arange(n) < real)
   pad = num_chunks * size - n
   xp = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)])
   yp = jnp.concatenate([y, jnp.zeros((pad,), y.dtype)])
-  valid = jnp.arange(num_chunks * size) < n
+  valid = jnp.arange(num_chunks * size) < real
 
   def one(c):
     sl = lambda a: jax.lax.dynamic_slice_in_dim(a, c * size, size)
@@ -398,7 +477,7 @@ def _sum_over_chunks(chunk, x, y, num_chunks, size):
 
 
 def _evaluate_per_pathway(params, indices, weights, x, y, *, batch_size,
-                          aggregate, compute):
+                          aggregate, compute, n_rows):
   num_chunks, size = _chunks(x.shape[0], batch_size)
 
   def chunk(xb, yb, valid):
@@ -408,9 +487,8 @@ def _evaluate_per_pathway(params, indices, weights, x, y, *, batch_size,
                                            compute=compute))(indices, weights)
     return _chunk_scores(logits, yb, valid)
 
-  correct, nll = _sum_over_chunks(chunk, x, y, num_chunks, size)
-  n = x.shape[0]
-  return correct / n, nll / n
+  correct, nll = _sum_over_chunks(chunk, x, y, num_chunks, size, n_rows)
+  return correct / n_rows, nll / n_rows
 
 
 def log_probs(params, indices, weights, x, *, batch_size: int = 1024,

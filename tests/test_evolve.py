@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pathnet_jax import evolve, ga, model, pathway, train, transfer
+from pathnet_jax import evolve, model, pathway, train, transfer
 import tinyconfig
 
 

@@ -1,7 +1,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from pathnet_jax import model, pathway, train
@@ -137,3 +136,23 @@ def test_unknown_optimizer_is_rejected():
   cfg.optim.optimizer = 'rmsprop'
   with pytest.raises(ValueError, match='optimizer'):
     train.make_optimizer(cfg)
+
+
+@pytest.mark.parametrize('n', [1, 2, 17, 1625, 1626, 2140])
+@pytest.mark.parametrize('pad', [0, 5, 900])
+def test_padded_permutation_is_jax_permutation_then_padding(n, pad):
+  # 1625 -> 1626 is where jax.random.permutation's sort takes a second round.
+  key = jax.random.key(3)
+  got = np.asarray(jax.jit(lambda k, m: train.permutation(k, m, n + pad))(
+      key, jnp.int32(n)))
+  np.testing.assert_array_equal(got[:n], jax.random.permutation(key, n))
+  np.testing.assert_array_equal(got[n:], np.arange(n, n + pad))
+
+
+def test_padded_minibatches_are_the_unpadded_ones():
+  key = jax.random.key(4)
+  plain = train.batch_indices(key, 100, 7, 32)  # 3 passes over 100 rows
+  padded = jax.jit(lambda k, n: train.batch_indices(
+      k, n, 7, 32, size=160, max_passes=5))(key, jnp.int32(100))
+  np.testing.assert_array_equal(padded, plain)
+  assert int(plain.max()) < 100
