@@ -24,6 +24,7 @@ import numpy as np
 from experiments import cli
 from experiments import data
 from experiments import normalize
+from experiments import protocol
 from experiments import splits
 from experiments import train as train_binary
 from experiments import workdir as workdir_lib
@@ -129,7 +130,7 @@ def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
                          num_classes=num_classes,
                          augment=augment_lib.from_config(config), **kwargs)
   seconds = time.perf_counter() - t0
-  genotypes = train_binary.scoring_genotypes(config, result, fitness_x,
+  genotypes = protocol.scoring_genotypes(config, result, fitness_x,
                                              fitness_y)
 
   def scores(rows):

@@ -42,7 +42,6 @@ from absl import flags
 from absl import logging
 import jax
 from jax.experimental import multihost_utils
-import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
 
@@ -50,7 +49,7 @@ from experiments import cli
 from experiments import data
 from experiments import normalize
 from experiments import plots
-from experiments import splits
+from experiments import protocol
 from experiments import workdir as workdir_lib
 from experiments.configs import default as default_config
 from pathnet_jax import augment as augment_lib
@@ -59,9 +58,7 @@ from pathnet_jax import ensemble
 from pathnet_jax import evolve
 from pathnet_jax import metrics
 from pathnet_jax import parallel
-from pathnet_jax import pathway
-from pathnet_jax import train as train_lib
-from pathnet_jax import transfer
+from pathnet_jax import runs as runs_lib
 
 TASKS = ('scratch', 'transfer', 'multi_source')
 MODALITIES = ('audio', 'video', 'image')
@@ -69,7 +66,7 @@ DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'demo.py')
 # Top-level config fields beyond configs/default.py that this binary reads.
 OPTIONAL_FIELDS = ('synthetic', 'parallel', 'max_folds', 'data_seed')
 # Settings a rerun in the same workdir may change (it resumes finished folds).
-RESUMABLE_KEYS = ('folds', 'max_folds')
+RESUMABLE_KEYS = ('folds', 'max_folds', 'evolution.run_batching')
 _ABSENT = object()
 
 
@@ -98,7 +95,7 @@ def config_changes(old: dict[str, Any], new: dict[str, Any],
   defaults = flat_fields(default_config.get_config().to_dict())
   changed = []
   for field in sorted(set(old_f) | set(new_f)):
-    if field.split('.')[0] in ignore:
+    if any(field == k or field.startswith(k + '.') for k in ignore):
       continue
     before, after = old_f.get(field, _ABSENT), new_f.get(field, _ABSENT)
     if before is _ABSENT and after == defaults.get(field, _ABSENT):
@@ -206,32 +203,29 @@ def git_commit() -> str:
     return 'unknown'
 
 
-def _log_progress(phase: str, total: int):
-  """One line per tenth of the run (every generation is logged at INFO)."""
+def _log_progress(phase: str, config, runs: Sequence[Any]):
+  """A line per call of the batch (one tenth of the run, or a checkpoint
+  interval): where its runs stand, and their speed."""
+  total = int(config.evolution.generations)
+  paths = 2 * int(config.evolution.get('tournaments_per_generation', 1))
+  steps = sum(evolve.steps_for(config, r.x.shape[0]) for r in runs)
   t0 = time.perf_counter()
 
-  def report(g: int, summary: dict[str, float]) -> None:
-    if g == 1 or g % max(1, total // 10) == 0 or g == total:
-      elapsed = time.perf_counter() - t0
-      print(f'[{phase}] generation {g}/{total}: best fitness '
-            f'{summary["best_fitness"]:.3f}, mean {summary["mean_fitness"]:.3f},'
-            f' {summary["pathway_steps_per_s"]:.0f} pathway-steps/s, '
-            f'eta {elapsed / g * (total - g):.0f}s', flush=True)
+  def report(first: int, last: int, history, seconds: float) -> None:
+    best = history['best_fitness'][:, -1]
+    rate = paths * steps * (last - first) / max(seconds, 1e-9)
+    eta = (time.perf_counter() - t0) / (last - first) * (total - last)
+    who = f'{len(runs)} runs' if len(runs) > 1 else runs[0].name or phase
+    print(f'[{phase}: {who}] generation {last}/{total}: best fitness '
+          f'{best.mean():.3f} (min {best.min():.3f}), '
+          f'{rate:.0f} pathway-steps/s, eta {eta:.0f}s', flush=True)
+    for r, run in enumerate(runs):
+      for i in range(last - first):
+        logging.info('%s %s gen %d/%d best %.4f mean %.4f loss %.4f', phase,
+                     run.name, first + i + 1, total,
+                     history['best_fitness'][r, i],
+                     history['mean_fitness'][r, i], history['loss'][r, i])
   return report
-
-
-def fold_plan(config, fs) -> tuple[list[splits.Fold], list[int]]:
-  """All folds of the target under config.protocol, and the indices to run:
-  config.folds, or all; at most the first `config.max_folds` (if set) of them.
-  """
-  n_splits = int(config.n_splits) or None
-  folds = splits.make_folds(config.protocol, fs, n_splits, config.seed)
-  chosen = list(config.folds) or list(range(len(folds)))
-  if config.get('max_folds', 0):
-    chosen = chosen[:int(config.max_folds)]
-  if min(chosen) < 0 or max(chosen) >= len(folds):
-    raise ValueError(f'config.folds {chosen} out of range: {len(folds)} folds')
-  return folds, chosen
 
 
 def claim_workdir(config, workdir: str) -> None:
@@ -270,64 +264,21 @@ def load_task(config):
   return target, source
 
 
-def evolve_source(key, config, workdir: str, src):
-  """Evolve on all of the (pooled) source set `src`: the EvolveResult."""
-  spec = '+'.join(config.sources)
-  stats = normalize.fit_normalizer(src.x, config.normalize, speaker=src.speaker)
-  x = normalize.apply_normalizer(stats, src.x, speaker=src.speaker)
-  logging.info('source %s: %d rows, %d classes', spec, len(src),
-               len(src.class_names))
-  result = evolve.evolve(
-      key, config, x, src.label, num_classes=len(src.class_names),
-      workdir=os.path.join(workdir, 'source', 'checkpoints'),
-      augment=augment_lib.from_config(config),
-      progress=_log_progress('source', config.evolution.generations))
-  return result
-
-
-def scoring_genotypes(config, result, fitness_x, fitness_y) -> np.ndarray:
-  """int32[k, L, N]: the run's best pathway, then (config.ensemble_size > 1)
-  the distinct others of its final population with the highest fitness on
-  `fitness_x`, `fitness_y` (the rows evolution's fitness used), measured
-  again on the final weights. The GA's stored fitness is stale: a mutated
-  loser inherits its winner's, new untrained modules and all."""
-  k = int(config.get('ensemble_size', 1))
-  best = np.asarray(result.best_genotype, np.int32)
-  if k == 1:
-    return best[None]
-  genotypes = np.asarray(result.state.ga.genotypes)
-  idx, w = pathway.slots(jnp.asarray(genotypes),
-                         *(result.frozen_slots or (None, None)))
-  fitness, _ = train_lib.evaluate(
-      result.params, idx, w, jnp.asarray(fitness_x), jnp.asarray(fitness_y),
-      batch_size=int(config.optim.get('eval_batch_size', 1024)),
-      aggregate=config.model.aggregate,
-      compute=config.model.get('compute', 'gather'))
-  return ensemble.fittest_distinct(genotypes, np.asarray(fitness), k,
-                                   best=best)
-
-
 def member_log_probs(config, params, genotypes, frozen_slots, x_test
                      ) -> np.ndarray:
   """[k, n, C] log-probabilities of each pathway of `genotypes` [k, L, N]."""
-  return np.stack([test_log_probs(config, params, g, frozen_slots, x_test)
-                   for g in np.asarray(genotypes)])
+  return runs_lib.log_probs(config, [params], [np.asarray(genotypes)],
+                            [frozen_slots], [np.asarray(x_test)])[0]
 
 
 def test_log_probs(config, params, genotype, frozen_slots, x_test):
   """[n, C] log-probabilities of a pathway [L, N] (frozen modules joined), or
-  of an ensemble [k, L, N]: the log of its members' mean probability."""
+  of an ensemble [k, L, N]: the log of its members' mean probability; as a
+  run's test fold is scored."""
   genotype = np.asarray(genotype)
-  if genotype.ndim == 3:
-    return ensemble.mean_probability(
-        member_log_probs(config, params, genotype, frozen_slots, x_test))
-  always = (None, None) if frozen_slots is None else frozen_slots
-  idx, w = pathway.slots(jnp.asarray(genotype), *always)
-  return np.asarray(train_lib.log_probs(
-      params, idx, w, jnp.asarray(x_test),
-      batch_size=int(config.optim.get('eval_batch_size', 1024)),
-      aggregate=config.model.aggregate,
-      compute=config.model.get('compute', 'gather')))
+  members = member_log_probs(config, params, genotype.reshape(
+      (-1,) + genotype.shape[-2:]), frozen_slots, x_test)
+  return ensemble.mean_probability(members)
 
 
 def fold_scores_in_memory(scores: dict[str, Any]) -> dict[str, Any]:
@@ -353,83 +304,6 @@ def read_finished_fold(scores_path: str, fold: int) -> dict[str, Any] | None:
     logging.warning('%s is unreadable (%s); recomputing fold %d', scores_path,
                     e, fold)
     return None
-
-
-def run_fold(i, key, config, fs, train_rows, test_rows, workdir, source):
-  """Evolve on one training fold and score its test fold."""
-  fold_dir = os.path.join(workdir, f'fold_{i}')
-  scores_path = os.path.join(fold_dir, 'scores.json')
-  finished = read_finished_fold(scores_path, i)
-  if finished is not None:  # finished earlier: a rerun resumes here
-    return finished, None
-  t0 = time.perf_counter()
-  n_fold_rows = int(train_rows.size)
-  train_rows = splits.subsample_utterances(
-      train_rows, fs.utterance, fs.label,
-      float(config.get('train_fraction', 1.0)), config.seed + i)
-  # 'speaker' mode: statistics from every row of each speaker, test ones too.
-  stats = normalize.fit_normalizer(fs.x, config.normalize, rows=train_rows,
-                                   speaker=fs.speaker)
-  prep = lambda rows: normalize.apply_normalizer(stats, fs.x[rows],
-                                                 speaker=fs.speaker[rows])
-  fit_rows, fitness_rows = train_rows, None
-  if config.fitness == 'validation':
-    fit_rows, fitness_rows = splits.validation_split(
-        train_rows, fs.utterance, fs.label, config.validation_fraction,
-        config.seed + i)
-  x_fit = prep(fit_rows)
-  num_classes = len(fs.class_names)
-  frozen = init_params = None
-  if source is not None:
-    frozen, init_params = transfer.freeze(
-        source.params, source.best_genotype, config,
-        key=jax.random.fold_in(key, 1), num_classes=num_classes)
-  fitness_x = fitness_y = None
-  if fitness_rows is not None:
-    fitness_x = prep(fitness_rows)
-    fitness_y = fs.label[fitness_rows]
-  result = evolve.evolve(
-      key, config, x_fit, fs.label[fit_rows], frozen=frozen,
-      init_params=init_params, num_classes=num_classes,
-      workdir=os.path.join(fold_dir, 'checkpoints'), fitness_x=fitness_x,
-      fitness_y=fitness_y, augment=augment_lib.from_config(config),
-      progress=_log_progress(f'fold {i}', config.evolution.generations))
-  train_s = time.perf_counter() - t0
-  genotypes = scoring_genotypes(
-      config, result, x_fit if fitness_x is None else fitness_x,
-      fs.label[fit_rows] if fitness_y is None else fitness_y)
-  members = member_log_probs(config, result.params, genotypes,
-                             result.frozen_slots, prep(test_rows))
-  lp = ensemble.mean_probability(members)  # members[0] itself when k = 1
-  y_test = fs.label[test_rows]
-  scores = {
-      'fold': i, 'n_train_rows': int(fit_rows.size),
-      'n_fold_train_rows': n_fold_rows,
-      'n_train_utterances': int(np.unique(fs.utterance[train_rows]).size),
-      'n_fitness_rows': int(fitness_rows.size if fitness_rows is not None
-                            else fit_rows.size),
-      'n_test_rows': int(test_rows.size),
-      'segment': metrics.segment_scores(y_test, lp.argmax(1), num_classes),
-      'utterance': metrics.utterance_scores(lp, y_test,
-                                            fs.utterance[test_rows],
-                                            num_classes),
-      'best_genotype': result.best_genotype, 'best_fitness': result.best_fitness,
-      'ensemble_size': len(genotypes),
-      'history': {k: v for k, v in result.history.items()},
-      'steps_per_pathway': result.steps_per_pathway,
-      'train_s': train_s, 'eval_s': time.perf_counter() - t0 - train_s,
-  }
-  if len(genotypes) > 1:  # the best pathway (member 0) alone, paired
-    scores['single_best_utterance'] = metrics.utterance_scores(
-        members[0], y_test, fs.utterance[test_rows], num_classes)
-  scores = fold_scores_in_memory(metrics.jsonable(scores))
-  if is_writer():
-    os.makedirs(fold_dir, exist_ok=True)
-    write_json(scores_path, scores, indent=None)
-  print(f"fold {i}: segment WA {scores['segment']['wa']:.3f} | utterance WA "
-        f"{scores['utterance']['wa']:.3f} UA {scores['utterance']['ua']:.3f} "
-        f'({train_s:.0f}s)', flush=True)
-  return scores, (result, stats, genotypes)
 
 
 def is_writer() -> bool:
@@ -526,8 +400,30 @@ def hold_workdir(workdir: str) -> Iterator[None]:
     yield
 
 
+def seed_dir(config, workdir: str, seed: int) -> str:
+  """Where a seed's folds and results go: the workdir itself for a run of
+  config.seed, `workdir/seed_<s>` for each of config.seeds."""
+  if config.get('seeds', ()):
+    return os.path.join(workdir, f'seed_{seed}')
+  return workdir
+
+
+def _finished_folds(config, fs, workdir: str) -> dict[tuple[int, int], dict]:
+  """(seed, fold) -> scores of the chosen folds a rerun finds finished."""
+  done = {}
+  for seed in protocol.seeds_of(config):
+    for i in protocol.fold_plan(config, fs, seed)[1]:
+      path = os.path.join(seed_dir(config, workdir, seed), f'fold_{i}',
+                          'scores.json')
+      scores = read_finished_fold(path, i)
+      if scores is not None:
+        done[(seed, i)] = scores
+  return done
+
+
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
-  """Cross-validated evolution (and transfer) on config.target.
+  """Cross-validated evolution (and transfer) on config.target: every fold
+  of every seed (config.seeds) evolved together as one batch.
 
   Everything is checked and loaded before the workdir is touched; the run
   then holds the workdir's lock until it has written its results.
@@ -535,59 +431,153 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   check_config(config)
   start = time.perf_counter()
   fs, src = load_task(config)
-  folds, chosen = fold_plan(config, fs)
+  finished = _finished_folds(config, fs, workdir)
+  plans = protocol.plan(config, fs, protocol.seeds_of(config),
+                        skip=set(finished))
+  protocol.check(config, fs, plans, src)
   with hold_workdir(workdir):
     claim_workdir(config, workdir)
-    return _evolve_and_score(config, workdir, fs, src, folds, chosen, start)
+    return _evolve_and_score(config, workdir, fs, src, plans, finished, start)
 
 
-def _evolve_and_score(config, workdir, fs, src, folds, chosen, start):
-  key_source, key_folds = jax.random.split(jax.random.key(config.seed))
+def _evolve_batch(config, runs, workdir: str, phase: str):
+  """runs_lib.evolve_runs with this binary's progress lines; checkpoints in
+  `workdir/<batch id>` (another set of runs gets another folder)."""
+  return runs_lib.evolve_runs(
+      config, runs, workdir=os.path.join(
+          workdir, protocol.batch_id([r.name for r in runs])),
+      augment=augment_lib.from_config(config),
+      progress=_log_progress(phase, config, runs))
+
+
+def _evolve_and_score(config, workdir, fs, src, plans, finished, start):
+  seeds = protocol.seeds_of(config)
   timings = {'load_s': time.perf_counter() - start}
-
-  source, source_history, source_best = None, None, None
+  sources = None
   if config.task != 'scratch':
     t0 = time.perf_counter()
-    source = evolve_source(key_source, config, workdir, src)
+    source_runs = protocol.source_runs(config, src, seeds)
+    sources = dict(zip(seeds, _evolve_batch(
+        config, source_runs, os.path.join(workdir, 'source', 'checkpoints'),
+        'source')))
     timings['source_s'] = time.perf_counter() - t0
-    source_history = {k: v.tolist() for k, v in source.history.items()}
-    source_best = {'genotype': source.best_genotype,
-                   'fitness': source.best_fitness, 'n_rows': len(src),
-                   'class_names': list(src.class_names)}
-    logging.info('source best fitness %.3f in %.0fs', source.best_fitness,
-                 timings['source_s'])
+    for seed, source in sources.items():
+      logging.info('source of seed %d: best fitness %.3f', seed,
+                   source.best_fitness)
 
-  fold_scores, first = [], None
-  for i in chosen:
-    train_rows, test_rows = folds[i]
-    scores, trained = run_fold(i, jax.random.fold_in(key_folds, i), config,
-                               fs, train_rows, test_rows, workdir, source)
-    fold_scores.append(scores)
-    if first is None and trained is not None:
-      first = trained
+  fold_scores = dict(finished)
+  first = None
+  if plans:
+    t0 = time.perf_counter()
+    evolved = _evolve_batch(
+        config, protocol.target_runs(config, fs, plans, sources),
+        os.path.join(workdir, 'checkpoints'), 'target')
+    train_s = time.perf_counter() - t0
+    scored, members = protocol.score(config, fs, plans, evolved)
+    eval_s = time.perf_counter() - t0 - train_s
+    timings.update(train_s=train_s, eval_s=eval_s, batch_runs=len(plans))
+    for p, scores in zip(plans, scored):
+      # A batch has one wall time: each run's share of it.
+      scores.update(train_s=train_s / len(plans),
+                    eval_s=eval_s / len(plans))
+      scores = fold_scores_in_memory(metrics.jsonable(scores))
+      fold_dir = os.path.join(seed_dir(config, workdir, p.seed),
+                              f'fold_{p.fold}')
+      if is_writer():
+        os.makedirs(fold_dir, exist_ok=True)
+        write_json(os.path.join(fold_dir, 'scores.json'), scores, indent=None)
+      print(f"{p.name}: segment WA {scores['segment']['wa']:.3f} | "
+            f"utterance WA {scores['utterance']['wa']:.3f} UA "
+            f"{scores['utterance']['ua']:.3f}", flush=True)
+      fold_scores[(p.seed, p.fold)] = scores
+    first = (evolved[0], plans[0].stats, members[0])
 
-  aggregate = {lvl: metrics.aggregate_folds([s[lvl] for s in fold_scores])
-               for lvl in ('segment', 'utterance')}
-  timings['total_s'] = time.perf_counter() - start
-  results = {
-      'task': config.task, 'target': config.target,
-      'sources': list(config.sources), 'protocol': config.protocol,
-      'n_folds': len(chosen), 'n_folds_total': len(folds), 'seed': config.seed,
-      'class_names': list(fs.class_names), 'n_rows': len(fs),
-      'n_utterances': int(np.unique(fs.utterance).size),
-      'device': jax.devices()[0].device_kind, 'git_commit': git_commit(),
-      'config': config.to_dict(), 'folds': fold_scores, 'aggregate': aggregate,
-      'source_history': source_history, 'source_best': source_best,
-      'timings': timings,
-  }
-  if is_writer():
-    write_outputs(workdir, config, results, fs.class_names)
+  per_seed = {}
+  for seed in seeds:
+    folds, chosen = protocol.fold_plan(config, fs, seed)
+    results = _seed_results(config, fs, src, seed, len(folds),
+                            [fold_scores[(seed, i)] for i in chosen],
+                            sources and sources[seed], timings, start)
+    if is_writer():
+      write_outputs(seed_dir(config, workdir, seed), config, results,
+                    fs.class_names)
+    per_seed[seed] = results
   if first is not None:
     result, stats, genotypes = first
     save_model(os.path.join(workdir, 'model'), config, result.params,
                genotypes[0] if len(genotypes) == 1 else genotypes,
                result.frozen_slots, stats, fs.class_names)
-  return results
+  if not config.get('seeds', ()):
+    return per_seed[seeds[0]]
+  overall = _over_seeds(config, per_seed, timings, start)
+  if is_writer():
+    write_json(os.path.join(workdir, 'results.json'), overall)
+    write_text(os.path.join(workdir, 'summary.md'), seeds_markdown(overall))
+  return overall
+
+
+def _seed_results(config, fs, src, seed, n_folds_total, fold_scores, source,
+                  timings, start) -> dict[str, Any]:
+  """One seed's results.json: its folds, their aggregate, its source."""
+  aggregate = {lvl: metrics.aggregate_folds([s[lvl] for s in fold_scores])
+               for lvl in ('segment', 'utterance')}
+  source_history = source_best = None
+  if source is not None:
+    source_history = {k: v.tolist() for k, v in source.history.items()}
+    source_best = {'genotype': source.best_genotype,
+                   'fitness': source.best_fitness, 'n_rows': len(src),
+                   'class_names': list(src.class_names)}
+  return {
+      'task': config.task, 'target': config.target,
+      'sources': list(config.sources), 'protocol': config.protocol,
+      'n_folds': len(fold_scores), 'n_folds_total': n_folds_total,
+      'seed': seed, 'class_names': list(fs.class_names), 'n_rows': len(fs),
+      'n_utterances': int(np.unique(fs.utterance).size),
+      'device': jax.devices()[0].device_kind, 'git_commit': git_commit(),
+      'config': config.to_dict(), 'folds': fold_scores,
+      'aggregate': aggregate, 'source_history': source_history,
+      'source_best': source_best,
+      'timings': {**timings, 'total_s': time.perf_counter() - start},
+  }
+
+
+def _over_seeds(config, per_seed, timings, start) -> dict[str, Any]:
+  """The workdir's results.json for several seeds: each seed's aggregate
+  (its full results are in seed_<s>/results.json) and their mean."""
+  def mean(level, key):
+    return float(np.mean([r['aggregate'][level][key + '_mean']
+                          for r in per_seed.values()]))
+  return {
+      'task': config.task, 'target': config.target,
+      'sources': list(config.sources), 'protocol': config.protocol,
+      'seeds': list(per_seed),
+      'per_seed': {str(s): {'results': f'seed_{s}/results.json',
+                            'aggregate': r['aggregate']}
+                   for s, r in per_seed.items()},
+      'mean_over_seeds': {lvl: {k: mean(lvl, k) for k in ('wa', 'ua')}
+                          for lvl in ('segment', 'utterance')},
+      'config': config.to_dict(), 'git_commit': git_commit(),
+      'timings': {**timings, 'total_s': time.perf_counter() - start},
+  }
+
+
+def seeds_markdown(overall: dict[str, Any]) -> str:
+  """summary.md of a several-seed workdir: a row per seed and their mean."""
+  lines = [f"# {overall['task']}: {overall['target']}", '',
+           f"protocol `{overall['protocol']}`, seeds "
+           f"{', '.join(map(str, overall['seeds']))}", '',
+           '| seed | utterance WA | utterance UA | segment WA |',
+           '|---|---|---|---|']
+  for seed, r in overall['per_seed'].items():
+    agg = r['aggregate']
+    lines.append(f"| {seed} | {agg['utterance']['wa_mean']:.3f} | "
+                 f"{agg['utterance']['ua_mean']:.3f} | "
+                 f"{agg['segment']['wa_mean']:.3f} |")
+  m = overall['mean_over_seeds']
+  lines += [f"| mean | {m['utterance']['wa']:.3f} | {m['utterance']['ua']:.3f}"
+            f" | {m['segment']['wa']:.3f} |", '',
+            f"wall time {overall['timings']['total_s']:.0f} s", '']
+  return '\n'.join(lines)
 
 
 def write_outputs(workdir, config, results, class_names) -> None:
@@ -618,6 +608,14 @@ def run(config, workdir: str) -> int:
     results = train_and_evaluate(config, workdir)
   except Exception as e:  # pylint: disable=broad-except
     return cli.fail(e)
+  if 'mean_over_seeds' in results:
+    m = results['mean_over_seeds']
+    print(f"{results['target']} ({results['protocol']}, seeds "
+          f"{','.join(map(str, results['seeds']))}): utterance WA "
+          f"{m['utterance']['wa']:.3f} UA {m['utterance']['ua']:.3f} | "
+          f"segment WA {m['segment']['wa']:.3f} (mean over seeds); wrote "
+          f'{workdir}')
+    return 0
   agg = results['aggregate']
   print(f"{results['target']} ({results['protocol']}, {results['n_folds']} "
         f"fold(s)): utterance WA {agg['utterance']['wa_mean']:.3f} "

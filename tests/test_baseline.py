@@ -8,6 +8,7 @@ from data_prep import testing
 from data_prep.store import FeatureSet
 from experiments import baseline
 from experiments import data
+from experiments import protocol
 from experiments import splits
 from experiments import train
 from experiments.configs import default
@@ -146,7 +147,7 @@ def test_evaluate_scores_the_folds_experiments_train_makes():
   config.target = 'synthetic'
   config.update({'protocol': 'random_kfold', 'n_splits': 3, 'seed': 1})
   fs = data.load_corpus(config.target, config)
-  folds, _ = train.fold_plan(config, fs)
+  folds, _ = protocol.fold_plan(config, fs)
   result = baseline.evaluate('synthetic', protocol='random_kfold', n_splits=3,
                              seeds=[1])
   test_utterances = [np.unique(fs.utterance[te]).size for _, te in folds]

@@ -14,6 +14,7 @@ from data_prep import testing
 from experiments import data
 from experiments import normalize
 from experiments import predict
+from experiments import protocol
 from experiments import train
 import tinyconfig
 from pathnet_jax import metrics
@@ -87,25 +88,25 @@ def test_figures_summary_and_model_are_written(scratch):
   assert meta['frozen_slots'] is None
 
 
-@pytest.mark.parametrize('protocol', ['random_kfold', 'speaker_kfold'])
-def test_no_utterance_or_speaker_on_both_sides(protocol):
-  config = tiny_config(protocol=protocol, n_splits=0 if protocol ==
+@pytest.mark.parametrize('protocol_name', ['random_kfold', 'speaker_kfold'])
+def test_no_utterance_or_speaker_on_both_sides(protocol_name):
+  config = tiny_config(protocol=protocol_name, n_splits=0 if protocol_name ==
                        'speaker_kfold' else 3, folds=())
   fs = data.load_corpus(config.target, config)
-  folds, chosen = train.fold_plan(config, fs)
+  folds, chosen = protocol.fold_plan(config, fs)
   assert chosen == list(range(3)) and len(folds) == 3  # 3 speakers: LOSO
   tested = np.concatenate([test for _, test in folds])
   np.testing.assert_array_equal(np.sort(tested), np.arange(len(fs)))
   for train_rows, test_rows in folds:
     assert not set(fs.utterance[train_rows]) & set(fs.utterance[test_rows])
-    if protocol == 'speaker_kfold':
+    if protocol_name == 'speaker_kfold':
       assert not set(fs.speaker[train_rows]) & set(fs.speaker[test_rows])
 
 
 def test_normalisation_uses_the_training_fold_only(scratch):
   config, workdir, _ = scratch
   fs = data.load_corpus(config.target, config)
-  (train_rows, _), = [f for i, f in enumerate(train.fold_plan(config, fs)[0])
+  (train_rows, _), = [f for i, f in enumerate(protocol.fold_plan(config, fs)[0])
                       if i == 0]
   with np.load(os.path.join(workdir, 'model', 'normalizer.npz')) as z:
     mean, std = z['mean'], z['std']
@@ -243,9 +244,12 @@ def test_missing_data_root_is_one_error_line(tmp_path, capsys):
   assert not os.path.exists(tmp_path / 'w')
 
 
-def test_batch_larger_than_the_data_is_one_error_line(tmp_path, capsys):
+def test_batch_larger_than_the_data_is_one_error_line_before_the_workdir(
+    tmp_path, capsys):
   config = tiny_config(optim=dict(batch_size=1000))
-  assert train.run(config, str(tmp_path)) == 1
+  assert train.run(config, str(tmp_path / 'run')) == 1
   err = capsys.readouterr().err.strip().splitlines()
-  assert len(err) == 1 and err[0].startswith('error: optim.batch_size')
-  assert 'got 1000' in err[0]
+  assert err == ['error: fold 0, seed 0: optim.batch_size must be in '
+                 '[1, n_train=23], got 1000']
+  # Nothing written: a corrected rerun in the same workdir is not refused.
+  assert not (tmp_path / 'run').exists()

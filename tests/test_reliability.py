@@ -96,12 +96,12 @@ def test_corrupt_newest_checkpoint_resumes_from_previous_with_same_results(
   workdir = tmp_path / 'run'
   shutil.copytree(source, workdir)
   os.remove(workdir / 'fold_0' / 'scores.json')  # as if killed at the end
-  _overwrite_data_files(str(workdir / 'fold_0' / 'checkpoints' / '4'))
+  batch, = (workdir / 'checkpoints').iterdir()  # the batch of fold 0
+  _overwrite_data_files(str(batch / '4'))
   with caplog.at_level(logging.WARNING):
     again = train.train_and_evaluate(config, str(workdir))
   assert '4.corrupt' in caplog.text
-  assert sorted(os.listdir(workdir / 'fold_0' / 'checkpoints')) == [
-      '3', '4', '4.corrupt']
+  assert sorted(os.listdir(batch)) == ['3', '4', '4.corrupt']
   assert _fold_essentials(again) == _fold_essentials(results)
 
 
@@ -302,9 +302,10 @@ def test_full_disk_during_a_checkpoint_is_one_line_naming_its_directory(
   workdir = tmp_path / 'run'
   assert train.run(tiny_config(), str(workdir)) == 1
   err = capsys.readouterr().err.strip().splitlines()
+  batch, = os.listdir(workdir / 'checkpoints')  # the batch of fold 0
   assert err == [
       f"error: no space left on device writing "
-      f"{workdir / 'fold_0' / 'checkpoints'}; free some space or use "
+      f"{workdir / 'checkpoints' / batch}; free some space or use "
       "another --workdir/--out"]
 
 

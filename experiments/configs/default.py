@@ -11,6 +11,10 @@ import ml_collections
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
+  # Several seeds evolved together with every fold as one batch (one
+  # compiled program); results per seed in <workdir>/seed_<s>/. Empty: the
+  # one run of `seed`, its results in <workdir>.
+  c.seeds = ()
   # What to run: 'scratch' (target only), 'transfer' (sources -> target),
   # 'multi_source' (pooled sources -> target).
   c.task = 'scratch'
@@ -67,7 +71,11 @@ def get_config() -> ml_collections.ConfigDict:
   c.evolution.mutation_boundary = 'wrap'
   c.evolution.epochs_per_pathway = 1
   c.evolution.steps_per_pathway = 0  # 0 = ceil(n_train / batch) * epochs
-  c.evolution.checkpoint_every = 20
+  c.evolution.checkpoint_every = 20  # also: generations per device call
+  # How a batch's runs (folds x seeds) share the device: 'vmap' (one call
+  # for all), 'loop' (one call per run, one compiled program), 'auto' (loop
+  # on CPU, vmap on GPU/TPU; measured in docs/speed.md).
+  c.evolution.run_batching = 'auto'
   c.evolution.frozen_always_active = True
   c.evolution.tiebreak_loss = False
   # Stop when more than this fraction of a generation's steps are non-finite.

@@ -1,0 +1,251 @@
+"""A protocol's runs: every (seed, fold) of an experiment evolved as one batch.
+
+train.py reads the corpus and owns the workdir; this module turns the folds
+of every seed into `pathnet_jax.runs.Run`s (training-fold normalisation,
+fitness rows, transfer's frozen source pathway), evolves them together and
+scores their test folds in one jitted call.
+
+Keys, as a run of one seed always had them (so a batch reproduces it):
+  key(seed) -> (source key, fold keys); fold i evolves with fold_in(fold
+  keys, i); its re-initialisation after transfer uses fold_in(that, 1).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import normalize
+from experiments import splits
+from pathnet_jax import ensemble
+from pathnet_jax import evolve
+from pathnet_jax import metrics
+from pathnet_jax import pathway
+from pathnet_jax import runs as runs_lib
+from pathnet_jax import train as train_lib
+from pathnet_jax import transfer
+
+
+def seeds_of(config) -> list[int]:
+  """The run's seeds: `config.seeds`, or [config.seed] when it is empty."""
+  seeds = [int(s) for s in config.get('seeds', ()) or ()]
+  return seeds or [int(config.seed)]
+
+
+def keys_of(seed: int) -> tuple[jax.Array, jax.Array]:
+  """(source key, fold keys) of a seed."""
+  return tuple(jax.random.split(jax.random.key(seed)))
+
+
+def fold_plan(config, fs, seed: int | None = None
+              ) -> tuple[list[splits.Fold], list[int]]:
+  """All folds of the target under config.protocol for `seed` (default
+  config.seed), and the indices to run: config.folds, or all; at most the
+  first `config.max_folds` (if set) of them."""
+  seed = int(config.seed if seed is None else seed)
+  n_splits = int(config.n_splits) or None
+  folds = splits.make_folds(config.protocol, fs, n_splits, seed)
+  chosen = list(config.folds) or list(range(len(folds)))
+  if config.get('max_folds', 0):
+    chosen = chosen[:int(config.max_folds)]
+  if min(chosen) < 0 or max(chosen) >= len(folds):
+    raise ValueError(f'config.folds {chosen} out of range: {len(folds)} folds')
+  return folds, chosen
+
+
+@dataclasses.dataclass
+class FoldRun:
+  """One (seed, fold) of a protocol, with the host arrays it evolves on.
+
+  train_rows/test_rows: row indices of the fold into the FeatureSet;
+  fit_rows: the training rows evolution trains on (fewer with
+  config.fitness='validation': fitness_rows are then held out for fitness);
+  x_fit: their normalised rows; fitness_x: the fitness rows' (or None);
+  stats: the fold's normaliser; n_fold_rows: training rows before
+  config.train_fraction.
+  """
+  seed: int
+  fold: int
+  key: jax.Array
+  train_rows: np.ndarray
+  test_rows: np.ndarray
+  fit_rows: np.ndarray
+  fitness_rows: np.ndarray | None
+  n_fold_rows: int
+  stats: normalize.NormStats
+  x_fit: np.ndarray
+  fitness_x: np.ndarray | None
+
+  @property
+  def name(self) -> str:
+    return f'fold {self.fold}, seed {self.seed}'
+
+
+def _rows_key(*rows) -> str:
+  h = hashlib.sha256()
+  for r in rows:
+    h.update(b'-' if r is None else np.asarray(r, np.int64).tobytes() + b'|')
+  return h.hexdigest()
+
+
+def plan(config, fs, seeds: Sequence[int], skip=frozenset()
+         ) -> list[FoldRun]:
+  """The FoldRuns of every seed's chosen folds, except (seed, fold) pairs in
+  `skip` (finished earlier). Folds that several seeds share (leave-one-
+  speaker-out) share their arrays, so a batch holds each fold's rows once."""
+  prepared: dict[str, tuple] = {}
+  out = []
+  for seed in seeds:
+    folds, chosen = fold_plan(config, fs, seed)
+    fold_keys = keys_of(seed)[1]
+    for i in chosen:
+      if (seed, i) in skip:
+        continue
+      train_rows, test_rows = folds[i]
+      n_fold_rows = int(train_rows.size)
+      train_rows = splits.subsample_utterances(
+          train_rows, fs.utterance, fs.label,
+          float(config.get('train_fraction', 1.0)), seed + i)
+      fit_rows, fitness_rows = train_rows, None
+      if config.fitness == 'validation':
+        fit_rows, fitness_rows = splits.validation_split(
+            train_rows, fs.utterance, fs.label, config.validation_fraction,
+            seed + i)
+      key = _rows_key(train_rows, fit_rows, fitness_rows)
+      if key not in prepared:
+        # 'speaker' mode: statistics from every row of each speaker.
+        stats = normalize.fit_normalizer(fs.x, config.normalize,
+                                         rows=train_rows, speaker=fs.speaker)
+        prep = lambda rows, stats=stats: normalize.apply_normalizer(
+            stats, fs.x[rows], speaker=fs.speaker[rows])
+        prepared[key] = (stats, prep(fit_rows), None if fitness_rows is None
+                         else prep(fitness_rows))
+      stats, x_fit, fitness_x = prepared[key]
+      out.append(FoldRun(
+          seed=seed, fold=i, key=jax.random.fold_in(fold_keys, i),
+          train_rows=train_rows, test_rows=test_rows, fit_rows=fit_rows,
+          fitness_rows=fitness_rows, n_fold_rows=n_fold_rows, stats=stats,
+          x_fit=x_fit, fitness_x=fitness_x))
+  return out
+
+
+def check(config, fs, plans: Sequence[FoldRun], src=None) -> None:
+  """Reject data a run cannot evolve on (one error naming the run) before
+  any work or any write."""
+  num_classes = len(fs.class_names)
+  for p in plans:
+    try:
+      evolve.validate(config, p.x_fit, fs.label[p.fit_rows], num_classes)
+    except ValueError as e:
+      raise ValueError(f'{p.name}: {e}') from None
+  if src is not None:
+    try:
+      evolve.validate(config, src.x, src.label, len(src.class_names))
+    except ValueError as e:
+      raise ValueError(f'source: {e}') from None
+
+
+def batch_id(names: Sequence[str]) -> str:
+  """A short name for a batch of runs (its checkpoint folder's suffix)."""
+  return hashlib.sha256('\n'.join(names).encode()).hexdigest()[:10]
+
+
+def source_runs(config, src, seeds: Sequence[int]) -> list[runs_lib.Run]:
+  """One source evolution per seed on all of the (pooled) source set."""
+  stats = normalize.fit_normalizer(src.x, config.normalize,
+                                   speaker=src.speaker)
+  x = normalize.apply_normalizer(stats, src.x, speaker=src.speaker)
+  return [runs_lib.Run(key=keys_of(s)[0], x=x, y=src.label,
+                       num_classes=len(src.class_names),
+                       name=f'source, seed {s}') for s in seeds]
+
+
+def target_runs(config, fs, plans: Sequence[FoldRun],
+                sources: dict[int, Any] | None) -> list[runs_lib.Run]:
+  """The runs.Run of every FoldRun; with `sources` (seed -> the source's
+  EvolveResult) its best pathway is frozen and the rest re-initialised."""
+  num_classes = len(fs.class_names)
+  out = []
+  for p in plans:
+    frozen = init_params = None
+    if sources is not None:
+      source = sources[p.seed]
+      frozen, init_params = transfer.freeze(
+          source.params, source.best_genotype, config,
+          key=jax.random.fold_in(p.key, 1), num_classes=num_classes)
+    out.append(runs_lib.Run(
+        key=p.key, x=p.x_fit, y=fs.label[p.fit_rows],
+        fitness_x=p.fitness_x,
+        fitness_y=None if p.fitness_rows is None else fs.label[
+            p.fitness_rows],
+        frozen=frozen, init_params=init_params, num_classes=num_classes,
+        name=p.name))
+  return out
+
+
+def scoring_genotypes(config, result, fitness_x, fitness_y) -> np.ndarray:
+  """int32[k, L, N]: the run's best pathway, then (config.ensemble_size > 1)
+  the distinct others of its final population with the highest fitness on
+  `fitness_x`, `fitness_y` (the rows evolution's fitness used), measured
+  again on the final weights. The GA's stored fitness is stale: a mutated
+  loser inherits its winner's, new untrained modules and all."""
+  k = int(config.get('ensemble_size', 1))
+  best = np.asarray(result.best_genotype, np.int32)
+  if k == 1:
+    return best[None]
+  genotypes = np.asarray(result.state.ga.genotypes)
+  idx, w = pathway.slots(jnp.asarray(genotypes),
+                         *(result.frozen_slots or (None, None)))
+  fitness, _ = train_lib.evaluate(
+      result.params, idx, w, jnp.asarray(fitness_x), jnp.asarray(fitness_y),
+      batch_size=int(config.optim.get('eval_batch_size', 1024)),
+      aggregate=config.model.aggregate,
+      compute=config.model.get('compute', 'gather'))
+  return ensemble.fittest_distinct(genotypes, np.asarray(fitness), k,
+                                   best=best)
+
+
+def score(config, fs, plans: Sequence[FoldRun], results
+          ) -> tuple[list[dict], list[np.ndarray]]:
+  """Each run's test-fold scores: its pathway (or ensemble, config.
+  ensemble_size) on its test rows, all runs in one jitted call. Returns the
+  scores and each run's scored pathways int32[k, L, N]."""
+  members = []
+  for p, r in zip(plans, results):
+    fx = p.x_fit if p.fitness_x is None else p.fitness_x
+    fy = fs.label[p.fit_rows if p.fitness_rows is None else p.fitness_rows]
+    members.append(scoring_genotypes(config, r, fx, fy))
+  tests = [normalize.apply_normalizer(p.stats, fs.x[p.test_rows],
+                                      speaker=fs.speaker[p.test_rows])
+           for p in plans]
+  log_probs = runs_lib.log_probs(
+      config, [r.params for r in results], members,
+      [r.frozen_slots for r in results], tests)
+  num_classes = len(fs.class_names)
+  out = []
+  for p, r, genotypes, lp_members in zip(plans, results, members, log_probs):
+    lp = ensemble.mean_probability(lp_members)  # member 0 itself when k = 1
+    y_test = fs.label[p.test_rows]
+    scores = {
+        'fold': p.fold, 'seed': p.seed, 'n_train_rows': int(p.fit_rows.size),
+        'n_fold_train_rows': p.n_fold_rows,
+        'n_train_utterances': int(np.unique(fs.utterance[p.train_rows]).size),
+        'n_fitness_rows': int(p.fitness_rows.size if p.fitness_rows is not None
+                              else p.fit_rows.size),
+        'n_test_rows': int(p.test_rows.size),
+        'segment': metrics.segment_scores(y_test, lp.argmax(1), num_classes),
+        'utterance': metrics.utterance_scores(
+            lp, y_test, fs.utterance[p.test_rows], num_classes),
+        'best_genotype': r.best_genotype, 'best_fitness': r.best_fitness,
+        'ensemble_size': len(genotypes),
+        'history': dict(r.history), 'steps_per_pathway': r.steps_per_pathway,
+    }
+    if len(genotypes) > 1:  # the best pathway (member 0) alone, paired
+      scores['single_best_utterance'] = metrics.utterance_scores(
+          lp_members[0], y_test, fs.utterance[p.test_rows], num_classes)
+    out.append(scores)
+  return out, members
