@@ -11,7 +11,8 @@ Usage:
 
 Writes to the workdir: results.json (per-fold and aggregated segment- and
 utterance-level WA/UA, per-class recall, confusion, config, timings),
-confusion.png (utterance level, summed over folds) and summary.md.
+confusion.png (utterance level, summed over folds), summary.md and
+TensorBoard events in tensorboard/ (`scalar_tags` lists them).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from experiments import data
 from experiments import normalize
 from experiments import plots
 from experiments import splits
+from experiments import tensorboard
 from experiments import workdir as workdir_lib
 from pathnet_jax import metrics
 
@@ -139,14 +141,51 @@ def train_fold(key, config, fs, train_rows, pretrained=None, fold: int = 0):
   return params, history, stats
 
 
+# cnn.train_cnn's per-epoch history keys -> TensorBoard tag suffixes.
+EPOCH_TAGS = {'loss': 'train/loss', 'accuracy': 'train/accuracy',
+              'val_accuracy': 'validation/accuracy'}
+TEST_TAGS = ('test/wa', 'test/ua', 'test/segment_wa', 'test/segment_ua')
+
+
+def epoch_series(history: dict[str, Any]) -> dict[str, list[float]]:
+  """{tag suffix: per-epoch values} of a cnn.train_cnn history."""
+  return {tag: history[key] for key, tag in EPOCH_TAGS.items()
+          if key in history}
+
+
+def fold_test_scalars(fold: int, scores: dict[str, Any]) -> dict[str, float]:
+  """A fold's test scores as TensorBoard scalars (TEST_TAGS): utterance
+  level, the headline figures, as test/wa and test/ua."""
+  values = (scores['utterance']['wa'], scores['utterance']['ua'],
+            scores['segment']['wa'], scores['segment']['ua'])
+  return {f'fold_{fold}/{tag}': v for tag, v in zip(TEST_TAGS, values)}
+
+
+def scalar_tags(n_folds: int, source: bool, validation: bool) -> list[str]:
+  """Every tag a run writes. Per epoch (step = epoch): with a source
+  'pretrain/train/loss' and 'pretrain/train/accuracy'; per fold
+  'fold_<i>/train/loss', 'fold_<i>/train/accuracy' and, with
+  config.val_fraction > 0, 'fold_<i>/validation/accuracy'. At the fold's
+  last epoch: 'fold_<i>/test/{wa,ua,segment_wa,segment_ua}'."""
+  tags = ['pretrain/train/loss', 'pretrain/train/accuracy'] if source else []
+  for i in range(n_folds):
+    tags += [f'fold_{i}/{tag}' for key, tag in EPOCH_TAGS.items()
+             if validation or key != 'val_accuracy']
+    tags += [f'fold_{i}/{tag}' for tag in TEST_TAGS]
+  return tags
+
+
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Cross-validates the (pre-trained and) fine-tuned CNN; writes workdir,
   which it holds alone (experiments/workdir.py) while it runs."""
-  with workdir_lib.exclusive(workdir):
-    return _cross_validate(config, workdir)
+  # A rerun starts over, so do its TensorBoard curves (replace=True).
+  with workdir_lib.exclusive(workdir), tensorboard.writer(
+      workdir, jax.process_index(), replace=True) as events:
+    return _cross_validate(config, workdir, events)
 
 
-def _cross_validate(config, workdir: str) -> dict[str, Any]:
+def _cross_validate(config, workdir: str, events: tensorboard.Writer
+                    ) -> dict[str, Any]:
   start = time.perf_counter()
   pretrain_key, folds_key = jax.random.split(jax.random.key(config.seed))
   fs = load_corpus(config.target, config)
@@ -171,6 +210,8 @@ def _cross_validate(config, workdir: str) -> dict[str, Any]:
     pretrained, pretrain_history = pretrain(pretrain_key, config, src_x,
                                            src.label, len(src.class_names))
     del src_x
+    tensorboard.write_history(events, epoch_series(pretrain_history),
+                              prefix='pretrain/')
     timings['pretrain_s'] = time.perf_counter() - t
     logging.info('pre-trained on %s (%d rows) in %.1fs', config.source,
                  len(src), timings['pretrain_s'])
@@ -186,6 +227,10 @@ def _cross_validate(config, workdir: str) -> dict[str, Any]:
                            normalize.apply_normalizer(stats, fs.x[test_rows]),
                            fs.label[test_rows], fs.utterance[test_rows],
                            num_classes)
+    tensorboard.write_history(events, epoch_series(history),
+                              prefix=f'fold_{i}/')
+    tensorboard.write_scalars(events, len(history['loss']),
+                              fold_test_scalars(i, scores))
     fold_results.append({
         'fold': i, 'n_train_rows': int(train_rows.size),
         'n_train_utterances': history['n_train_utterances'],

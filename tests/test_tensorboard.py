@@ -1,12 +1,15 @@
 """TensorBoard events (experiments/tensorboard.py): what is written reads back
-at the right steps, only process 0 writes, a full disk never stops a run."""
+at the right steps, only process 0 writes, a full disk never stops a run,
+and experiments.finetune logs its epochs and test scores."""
 import logging
 import os
 
 import numpy as np
 import pytest
 
+from experiments import finetune
 from experiments import tensorboard
+from test_finetune import _config, _tiny_corpus
 
 
 def _read(workdir):
@@ -110,3 +113,44 @@ def test_a_record_cut_short_ends_the_file(tmp_path):
   path.write_bytes(path.read_bytes()[:-3])  # a run killed mid-write
   assert _read(tmp_path) == {'a': [(1, 1.0)]}
 
+
+# experiments.finetune.
+
+@pytest.fixture(scope='module')
+def finetune_run(tmp_path_factory):
+  """A tiny fine-tuning run (source, 2 folds, 2 epochs, validation)."""
+  workdir = tmp_path_factory.mktemp('finetune')
+  corpora = {'tiny': _tiny_corpus(0), 'tiny_source': _tiny_corpus(1, 2, 3)}
+  with pytest.MonkeyPatch.context() as mp:
+    mp.setattr(finetune, 'load_corpus', lambda name, config: corpora[name])
+    results = finetune.train_and_evaluate(
+        _config(target='tiny', source='tiny_source', val_fraction=0.25,
+                epochs=2, pretrain_epochs=2), str(workdir))
+  return results, _read(workdir)
+
+
+def test_finetune_writes_every_documented_tag(finetune_run):
+  _, scalars = finetune_run
+  assert sorted(scalars) == sorted(finetune.scalar_tags(
+      n_folds=2, source=True, validation=True))
+
+
+def test_finetune_logs_each_epochs_training_numbers(finetune_run):
+  results, scalars = finetune_run
+  history = results['folds'][1]['history']
+  assert scalars['fold_1/train/loss'] == [
+      (1, pytest.approx(history['loss'][0])),
+      (2, pytest.approx(history['loss'][1]))]
+  assert [v for _, v in scalars['fold_1/validation/accuracy']] == (
+      pytest.approx(history['val_accuracy']))
+  assert [s for s, _ in scalars['pretrain/train/accuracy']] == [1, 2]
+
+
+def test_finetune_logs_each_folds_test_scores_at_its_last_epoch(finetune_run):
+  results, scalars = finetune_run
+  for fold in results['folds']:
+    i = fold['fold']
+    assert scalars[f'fold_{i}/test/ua'] == [
+        (2, pytest.approx(fold['utterance']['ua']))]
+    assert scalars[f'fold_{i}/test/segment_wa'] == [
+        (2, pytest.approx(fold['segment']['wa']))]
