@@ -10,7 +10,8 @@ Usage:
       --workdir=runs/finetune
 
 Writes to the workdir: results.json (per-fold and aggregated segment- and
-utterance-level WA/UA, per-class recall, confusion, config, timings),
+utterance-level WA/UA, per-class recall, confusion, config, timings, the
+corpus files skipped under config.on_error='skip'),
 confusion.png (utterance level, summed over folds), summary.md and
 TensorBoard events in tensorboard/ (`scalar_tags` lists them).
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from typing import Any, NamedTuple, Sequence
 
@@ -190,6 +190,8 @@ def _cross_validate(config, workdir: str, events: tensorboard.Writer
   pretrain_key, folds_key = jax.random.split(jax.random.key(config.seed))
   fs = load_corpus(config.target, config)
   src = load_corpus(config.source, config) if config.source else None
+  skipped = {'target': data.skipped_files(fs),
+             'source': data.skipped_files(src) if src is not None else []}
   if config.get('shared_classes_only', False):
     if src is None:
       raise ValueError('config.shared_classes_only needs config.source')
@@ -255,7 +257,7 @@ def _cross_validate(config, workdir: str, events: tensorboard.Writer
       'device': str(jax.devices()[0].platform),
       'config': config.to_dict(), 'folds': fold_results,
       'aggregate': aggregate, 'pretrain_history': pretrain_history,
-      'timings': timings,
+      'timings': timings, 'skipped_files': skipped,
   }
   def write_results(tmp):
     with open(tmp, 'w') as f:
@@ -295,9 +297,13 @@ def summary_markdown(results: dict[str, Any]) -> str:
       f"{results['n_rows']} segments / {results['n_utterances']} utterances, "
       f"device {results['device']}, {results['timings']['total_s']:.0f} s.",
       '',
-      '| level | WA | UA |',
-      '|---|---|---|',
   ]
+  n_skipped = sum(map(len, results.get('skipped_files', {}).values()))
+  if n_skipped:
+    lines += [f'{n_skipped} corpus file(s) skipped as unreadable '
+              '(config.on_error=skip); results.json lists them under '
+              'skipped_files.', '']
+  lines += ['| level | WA | UA |', '|---|---|---|']
   for level in ('segment', 'utterance'):
     a = agg[level]
     lines.append(f"| {level} | {a['wa_mean']:.3f} ± {a['wa_std']:.3f} | "
@@ -322,11 +328,8 @@ def define_flags() -> None:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  try:
-    results = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
-  except (ValueError, FileNotFoundError, workdir_lib.InUse) as e:
-    print(f'error: {e}', file=sys.stderr, flush=True)
-    sys.exit(1)
+  # User errors become one `error:` line in cli.run.
+  results = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
   print(summary_markdown(results))
 
 

@@ -2,12 +2,15 @@
 'raise' stops naming the file and the setting, 'skip' leaves it out and the
 run says which, and more than config.max_skipped_fraction_files skipped
 stops the run."""
+import json
+
 import numpy as np
 import pytest
 
 from data_prep import store
 from data_prep import testing
 from experiments import data
+from experiments import finetune
 from experiments.configs import default
 from experiments.configs import finetune as finetune_config
 
@@ -111,3 +114,43 @@ def test_binaries_with_flags_name_the_settings_as_flags():
           'x.wav: bad (set --on_error=skip to skip such files, up to '
           '--max_skipped_fraction_files of them)')
 
+
+def test_reproduce_passes_its_flags_into_every_config():
+  from experiments import reproduce  # pylint: disable=g-import-not-at-top
+  for row in ('a_emo', 'a_emo_ft'):  # a PathNet row and a fine-tuning row
+    config = reproduce.run_config(
+        next(r for r in reproduce.ROWS if r.name == row), 'random_kfold',
+        data_root='data', cache_dir='features', on_error='skip',
+        max_skipped_fraction_files=0.2)
+    assert (config.on_error, config.max_skipped_fraction_files) == ('skip',
+                                                                    0.2)
+
+
+def test_a_still_face_corpus_with_a_faceless_photo_fine_tunes_end_to_end(
+    faces, tmp_path):
+  results = finetune.train_and_evaluate(
+      _config(faces, on_error='skip', max_skipped_fraction_files=0.2),
+      str(tmp_path))
+  assert results['n_utterances'] == 6
+  written = json.loads((tmp_path / 'results.json').read_text())
+  assert written['skipped_files'] == {'target': [BLANK_SKIPPED], 'source': []}
+  assert ('1 corpus file(s) skipped as unreadable' in
+          (tmp_path / 'summary.md').read_text())
+
+
+def test_baseline_skips_and_lists_an_unreadable_recording(tmp_path):
+  from experiments import baseline  # pylint: disable=g-import-not-at-top
+  rows = []
+  for i in range(6):
+    name = f'tone{i}.wav'
+    testing.write_wav(tmp_path / name, testing.tone(0.8, freq=200 + 150 * (
+        i % 2), seed=i))
+    rows.append(f'{name},{("anger", "sadness")[i % 2]},s{i // 2}\n')
+  (tmp_path / 'empty.wav').write_bytes(b'')
+  rows.append('empty.wav,anger,s9\n')
+  (tmp_path / 'tones.csv').write_text('path,label,speaker\n' + ''.join(rows))
+  result = baseline.evaluate(f'manifest:{tmp_path / "tones.csv"}',
+                             n_splits=2, cache_dir=str(tmp_path / 'cache'),
+                             on_error='skip', max_skipped_fraction_files=0.2)
+  (skipped,) = result['skipped_files']
+  assert skipped.startswith('empty.wav: ') and result['n_utterances'] == 6
