@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -187,6 +188,16 @@ def _skipped(params) -> list[str]:
     out += (_skipped(part) if part.get('pooled') else
             [f"{part.get('corpus', '')}:{s}" for s in part.get('skipped', ())])
   return out
+
+
+def skipped_note(skipped: Mapping[str, Sequence[str]]) -> str:
+  """summary.md's line for results.json's 'skipped_files' ({'target': [...],
+  'source': [...]}); '' when no file was skipped."""
+  n = sum(len(files) for files in skipped.values())
+  if not n:
+    return ''
+  return (f'{n} corpus file(s) skipped as unreadable (config.on_error=skip); '
+          'results.json lists them under skipped_files.')
 
 
 def check_skipped(fs: store.FeatureSet, what: str, max_fraction: float

@@ -144,7 +144,6 @@ def train_fold(key, config, fs, train_rows, pretrained=None, fold: int = 0):
 # cnn.train_cnn's per-epoch history keys -> TensorBoard tag suffixes.
 EPOCH_TAGS = {'loss': 'train/loss', 'accuracy': 'train/accuracy',
               'val_accuracy': 'validation/accuracy'}
-TEST_TAGS = ('test/wa', 'test/ua', 'test/segment_wa', 'test/segment_ua')
 
 
 def epoch_series(history: dict[str, Any]) -> dict[str, list[float]]:
@@ -153,12 +152,7 @@ def epoch_series(history: dict[str, Any]) -> dict[str, list[float]]:
           if key in history}
 
 
-def fold_test_scalars(fold: int, scores: dict[str, Any]) -> dict[str, float]:
-  """A fold's test scores as TensorBoard scalars (TEST_TAGS): utterance
-  level, the headline figures, as test/wa and test/ua."""
-  values = (scores['utterance']['wa'], scores['utterance']['ua'],
-            scores['segment']['wa'], scores['segment']['ua'])
-  return {f'fold_{fold}/{tag}': v for tag, v in zip(TEST_TAGS, values)}
+_NO_SCORES = {'utterance': {'wa': 0, 'ua': 0}, 'segment': {'wa': 0, 'ua': 0}}
 
 
 def scalar_tags(n_folds: int, source: bool, validation: bool) -> list[str]:
@@ -171,7 +165,7 @@ def scalar_tags(n_folds: int, source: bool, validation: bool) -> list[str]:
   for i in range(n_folds):
     tags += [f'fold_{i}/{tag}' for key, tag in EPOCH_TAGS.items()
              if validation or key != 'val_accuracy']
-    tags += [f'fold_{i}/{tag}' for tag in TEST_TAGS]
+    tags += list(tensorboard.fold_test_scalars(i, _NO_SCORES))
   return tags
 
 
@@ -232,7 +226,7 @@ def _cross_validate(config, workdir: str, events: tensorboard.Writer
     tensorboard.write_history(events, epoch_series(history),
                               prefix=f'fold_{i}/')
     tensorboard.write_scalars(events, len(history['loss']),
-                              fold_test_scalars(i, scores))
+                              tensorboard.fold_test_scalars(i, scores))
     fold_results.append({
         'fold': i, 'n_train_rows': int(train_rows.size),
         'n_train_utterances': history['n_train_utterances'],
@@ -298,11 +292,8 @@ def summary_markdown(results: dict[str, Any]) -> str:
       f"device {results['device']}, {results['timings']['total_s']:.0f} s.",
       '',
   ]
-  n_skipped = sum(map(len, results.get('skipped_files', {}).values()))
-  if n_skipped:
-    lines += [f'{n_skipped} corpus file(s) skipped as unreadable '
-              '(config.on_error=skip); results.json lists them under '
-              'skipped_files.', '']
+  note = data.skipped_note(results.get('skipped_files', {}))
+  lines += [note, ''] if note else []
   lines += ['| level | WA | UA |', '|---|---|---|']
   for level in ('segment', 'utterance'):
     a = agg[level]

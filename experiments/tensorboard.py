@@ -175,6 +175,18 @@ def write_history(tb: Writer, history: Mapping[str, Sequence[float]],
   tb.flush()
 
 
+def fold_test_scalars(fold: int, scores: Mapping[str, Mapping[str, float]]
+                      ) -> dict[str, float]:
+  """A fold's test scores ({'utterance': {'wa', 'ua', ...}, 'segment': ...},
+  as pathnet_jax.metrics gives them) as the scalars every binary logs:
+  'fold_<i>/test/wa' and '.../test/ua' (utterance level, the headline
+  figures), '.../test/segment_wa' and '.../test/segment_ua'."""
+  return {f'fold_{fold}/test/wa': scores['utterance']['wa'],
+          f'fold_{fold}/test/ua': scores['utterance']['ua'],
+          f'fold_{fold}/test/segment_wa': scores['segment']['wa'],
+          f'fold_{fold}/test/segment_ua': scores['segment']['ua']}
+
+
 def _records(path: str) -> Iterator[bytes]:
   """The payloads of a TFRecord file, CRCs checked; a record cut short at
   the end (a run still writing, or killed) ends the file."""

@@ -107,6 +107,14 @@ def test_pooled_sets_name_each_skipped_file_with_its_corpus():
                                        'ravdess:y.wav: bad']
 
 
+def test_summary_note_counts_skipped_files_of_target_and_source():
+  assert data.skipped_note({'target': ['a.wav: bad'],
+                            'source': ['b.wav: bad', 'c.wav: bad']}) == (
+      '3 corpus file(s) skipped as unreadable (config.on_error=skip); '
+      'results.json lists them under skipped_files.')
+  assert data.skipped_note({'target': [], 'source': []}) == ''
+
+
 def test_binaries_with_flags_name_the_settings_as_flags():
   assert data.as_flags(
       'x.wav: bad (set config.on_error=skip to skip such files, up to '
