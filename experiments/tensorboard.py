@@ -17,7 +17,8 @@ disk) kills the thread and the run then blocks forever on the full queue.
 Here every write happens in the caller's thread, and an OSError (full disk,
 quota, read-only folder) logs one warning and turns the writer off: the
 events are a view of the run, never a reason to lose it. clu's
-metric_writers were not chosen: their summary writer is TensorFlow's.
+metric_writers were not chosen: their SummaryWriter writes through
+TensorFlow's tf.summary, their other TensorBoard writer through PyTorch.
 
 Only process 0 of a multi-host run writes (the caller passes
 `jax.process_index()`, so this module stays light and JAX-free). Reading
