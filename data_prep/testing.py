@@ -103,3 +103,49 @@ def place(image: np.ndarray, canvas: tuple[int, int] = (480, 640),
   frame[y:y + size, x:x + size] = cv2.resize(image, (size, size),
                                              interpolation=cv2.INTER_AREA)
   return frame
+
+
+def write_face_pictures(folder: str | os.PathLike, n: int) -> list[Path]:
+  """n PNG pictures of skimage's astronaut face (needs scikit-image, a test
+  extra), moved, resized, mirrored and on other backgrounds; the Haar
+  cascade finds a face in each. Paths folder/face00.png, ..."""
+  from skimage import data as skimage_data  # pylint: disable=g-import-not-at-top
+  face = skimage_data.astronaut()[30:200, 140:310]
+  paths = []
+  for i in range(n):
+    img = place(face, canvas=(240, 320), size=140 + (i % 3) * 10,
+                xy=(40 + i * 8, 30 + (i % 4) * 10), background=40 * (i % 3))
+    if i % 2:
+      img = np.ascontiguousarray(np.fliplr(img))
+    paths.append(write_picture(Path(folder) / f'face{i:02d}.png', img))
+  return paths
+
+
+def write_picture(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+  """Writes a uint8[h, w, 3] RGB picture (format from the suffix)."""
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+    raise RuntimeError(f'cv2.imwrite cannot write {path}')
+  return path
+
+
+def write_face_manifest(folder: str | os.PathLike, n_faces: int,
+                        faceless: Sequence[str] = ()) -> Path:
+  """folder/faces.csv listing n_faces face pictures in folder/pictures/
+  (happiness and sadness alternating, 2 pictures a speaker) and, after them,
+  plain grey pictures named `faceless`, in which no face can be found
+  (labelled happiness: no class exists only through unreadable files)."""
+  folder = Path(folder)
+  rows = [(p.relative_to(folder).as_posix(), ('happiness', 'sadness')[i % 2],
+           f'p{i // 2}')
+          for i, p in enumerate(write_face_pictures(folder / 'pictures',
+                                                    n_faces))]
+  for name in faceless:
+    path = write_picture(folder / 'pictures' / name,
+                         np.full((240, 320, 3), 90, np.uint8))
+    rows.append((path.relative_to(folder).as_posix(), 'happiness', 'p_none'))
+  manifest = folder / 'faces.csv'
+  manifest.write_text('path,label,speaker\n' +
+                      ''.join(f'{p},{label},{spk}\n' for p, label, spk in rows))
+  return manifest

@@ -27,6 +27,9 @@ Usage:
       --protocol=speaker_kfold --speaker_norm --out=runs/anchor.json
   python -m experiments.baseline --corpus=ravdess --protocol=random_kfold --seeds=0,1,2
   python -m experiments.baseline --features=features/emodb_audio.npz  # a saved segment set
+
+--on_error=skip leaves unreadable corpus files out (listed in --out's
+'skipped_files'), up to --max_skipped_fraction_files of a corpus.
 """
 from __future__ import annotations
 
@@ -206,19 +209,27 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
              protocol: str = 'random_kfold', n_splits: int | None = None,
              seeds: Sequence[int] = (0,), classifier: str | None = None,
              C: float | None = None, speaker_norm: bool = False,
-             data_root: str = '../shared/data', cache_dir: str = 'features'
+             data_root: str = '../shared/data', cache_dir: str = 'features',
+             on_error: str = data.DEFAULT_ON_ERROR,
+             max_skipped_fraction_files: float = data.DEFAULT_MAX_SKIPPED_FRACTION
              ) -> dict[str, Any]:
   """A baseline on a corpus spec (experiments.data), on PathNet's folds.
 
+  on_error, max_skipped_fraction_files: what an unreadable corpus file does
+  (experiments/data.py).
+
   Returns:
     the run's settings, 'per_fold' (folds x seeds), 'aggregate'
-    (`metrics.aggregate_folds` over all of them) and 'n_utterances'.
+    (`metrics.aggregate_folds` over all of them), 'n_utterances' and
+    'skipped_files' (of the segment and, for openSMILE, functionals sets).
   """
   feature_set, default_classifier = parse_features(features)
   config = ml_collections.ConfigDict({
       'data_root': data_root, 'cache_dir': cache_dir, 'modality': 'audio',
-      'data_seed': int(seeds[0])})
+      'data_seed': int(seeds[0]), 'on_error': on_error,
+      'max_skipped_fraction_files': float(max_skipped_fraction_files)})
   segments = data.load_corpus(corpus, config)  # the rows PathNet's folds split
+  skipped = data.skipped_files(segments)
   if feature_set is None:
     table, class_names = logmel_table(segments), segments.class_names
   else:
@@ -228,6 +239,7 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
       raise ValueError(f'class names differ: {fs.class_names} (functionals) '
                        f'vs {segments.class_names} (segments)')
     table, class_names = functionals_table(fs), fs.class_names
+    skipped += [s for s in data.skipped_files(fs) if s not in skipped]
   classifier = classifier or default_classifier
   per_fold = []
   for seed in seeds:
@@ -242,7 +254,8 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
       'speaker_norm': speaker_norm, 'protocol': protocol,
       'n_splits': n_splits, 'seeds': [int(s) for s in seeds],
       'class_names': list(class_names), 'level': 'utterance',
-      'n_utterances': int(table.ids.size), 'per_fold': per_fold,
+      'n_utterances': int(table.ids.size), 'skipped_files': skipped,
+      'per_fold': per_fold,
       'aggregate': metrics.aggregate_folds(per_fold)}
 
 
@@ -279,6 +292,14 @@ def define_flags() -> None:
   flags.DEFINE_list('seeds', ['0'], 'Fold and classifier seeds.')
   flags.DEFINE_string('data_root', '../shared/data', 'Folder of the corpora.')
   flags.DEFINE_string('cache_dir', 'features', 'Feature cache.')
+  flags.DEFINE_enum('on_error', data.DEFAULT_ON_ERROR, list(data.ON_ERROR),
+                    'An unreadable corpus file: raise (stop naming it) or '
+                    'skip (leave it out, listed in --out).')
+  flags.DEFINE_float('max_skipped_fraction_files',
+                     data.DEFAULT_MAX_SKIPPED_FRACTION,
+                     'With --on_error=skip: stop when more than this share '
+                     "of a corpus's files is skipped.", lower_bound=0,
+                     upper_bound=1)
   flags.DEFINE_string('out', None, 'Where to write results JSON.')
 
 
@@ -289,16 +310,23 @@ def main(argv: Sequence[str]) -> None:
   if features.endswith('.npz'):  # the trivial baseline's original form
     corpus, features = features, LOGMEL_STATS
   start = time.perf_counter()
-  result = evaluate(corpus, features, protocol=f.protocol,
-                    n_splits=f.n_splits or None,
-                    seeds=[int(s) for s in f.seeds], classifier=f.classifier,
-                    C=f.C, speaker_norm=f.speaker_norm, data_root=f.data_root,
-                    cache_dir=f.cache_dir)
+  try:
+    result = evaluate(corpus, features, protocol=f.protocol,
+                      n_splits=f.n_splits or None,
+                      seeds=[int(s) for s in f.seeds],
+                      classifier=f.classifier, C=f.C,
+                      speaker_norm=f.speaker_norm, data_root=f.data_root,
+                      cache_dir=f.cache_dir, on_error=f.on_error,
+                      max_skipped_fraction_files=f.max_skipped_fraction_files)
+  except ValueError as e:  # name the settings as this binary's flags
+    raise ValueError(data.as_flags(str(e))) from e
   result['seconds'] = time.perf_counter() - start
   line = summary_line(result)
   logging.info('%s %s%s %s: %s', corpus, features,
                ' speaker-normalised' if f.speaker_norm else '', f.protocol,
                line)
+  if result['skipped_files']:
+    line += f"  ({len(result['skipped_files'])} unreadable files skipped)"
   print(f'{line}  {result["seconds"]:.1f} s')
   if f.out:
     with open(f.out, 'w') as fh:

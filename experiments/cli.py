@@ -1,8 +1,9 @@
-"""The edge of every binary: a user's mistake or a full disk ends in one
-`error: ...` line on stderr and exit code 1, never in a traceback.
+"""The edge of every binary: a user's mistake (a bad or missing flag too) or
+a full disk ends in one `error: ...` line on stderr and exit code 1, never
+in a traceback.
 
     if __name__ == '__main__':
-      cli.run(main)      # instead of absl's app.run(main)
+      cli.run(main, define_flags)   # instead of define_flags(); app.run(main)
 
 Bugs (any other exception) still raise with their traceback: hiding them
 would lose what a maintainer needs. Light to import (the JAX and data
@@ -13,9 +14,10 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from typing import Callable
+from typing import Callable, Sequence
 
 from absl import app
+from absl import flags
 
 from experiments import workdir as workdir_lib
 
@@ -29,6 +31,8 @@ _CONFIG_LOAD = ('Failed loading config file',
                 'Configuration is not available because of an earlier failure')
 # Where TensorStore names the file it failed to write.
 _TENSORSTORE_PATH = re.compile(r'local file "([^"]+)"')
+# ml_collections' hint for a misspelt field.
+_SUGGESTION = re.compile(r'Did you mean "([^"]+)"')
 
 
 def _written_path(exc: BaseException) -> str | None:
@@ -96,13 +100,65 @@ def fail(exc: BaseException) -> int:
   return 1
 
 
-def run(main: Callable) -> None:
-  """absl's app.run(main), with user errors as one line both while flags
-  are parsed (a `--config.field=` override loads the config file there) and
-  inside main."""
+def flag_error_line(exc: flags.Error) -> str:
+  """absl's message for a bad or missing flag, on one line."""
+  text = ' '.join(l.strip() for l in str(exc).splitlines() if l.strip())
+  return f'{text or type(exc).__name__} (--helpshort lists the flags)'
+
+
+def unknown_override_line(exc: BaseException, argv: Sequence[str]
+                          ) -> str | None:
+  """The line for ml_collections' KeyError/AttributeError on a
+  `--config.<field>=` override naming a field the config lacks: the override
+  holding the missing key, up to it ('optim.nope'), and ml_collections'
+  suggestion when it has one. None for other errors."""
+  if not isinstance(exc, (AttributeError, KeyError)):
+    return None
+  while exc.args and isinstance(exc.args[0], BaseException):  # wrapped
+    exc = exc.args[0]
+  # "'learnin_rate'\nDid you mean \"learning_rate\" instead of ...?"
+  text = str(exc.args[0]) if exc.args else ''
+  key = text.splitlines()[0].strip('\'" ') if text else ''
+  suggestion = _SUGGESTION.search(text)
+  for arg in argv:
+    if arg.startswith('--config.'):
+      parts = arg[len('--config.'):].split('=', 1)[0].split('.')
+      if key in parts:
+        parts = parts[:parts.index(key) + 1]
+        hint = ''
+        if suggestion:
+          hint = f"; did you mean '{'.'.join(parts[:-1] + [suggestion[1]])}'?"
+        return f"unknown config field '{'.'.join(parts)}'{hint}"
+  return None
+
+
+def _exit_on_flag_error(exc: BaseException, argv: Sequence[str]) -> None:
+  """Exits with one line for a user's error in the flags; re-raises bugs."""
+  if isinstance(exc, flags.Error):  # absl: 'FATAL Flags parsing error'
+    line = flag_error_line(exc)
+  else:
+    line = unknown_override_line(exc, argv) or error_line(exc)
+  if line is None:
+    raise exc
+  print(f'error: {line}', file=sys.stderr, flush=True)
+  sys.exit(1)
+
+
+def run(main: Callable, define_flags: Callable[[], None] | None = None
+        ) -> None:
+  """absl's app.run(main), with user errors as one line while the flags are
+  defined (ml_collections reads `--config.<field>=` overrides there when the
+  config flag has a default) and parsed (where a `--config.field=` override
+  loads the config file), and inside main."""
+  if define_flags is not None:
+    try:
+      define_flags()
+    except Exception as e:  # pylint: disable=broad-except
+      _exit_on_flag_error(e, sys.argv)
+
   def parse(argv):
     try:
-      return app.parse_flags_with_usage(argv)
+      return flags.FLAGS(argv)
     except Exception as e:  # pylint: disable=broad-except
-      sys.exit(fail(e))
+      _exit_on_flag_error(e, argv)
   app.run(exits_on_error(main), flags_parser=parse)

@@ -16,12 +16,18 @@ Several specs joined by '+' are pooled into one task ('enterface+savee').
 Corpus files give log-mel segments (or face crops), or, when the config has
 `feature_params={'functionals': 'ComParE_2016'}`, one row of openSMILE
 functionals per file (data_prep.functionals).
+
+A file that cannot be read (corrupt audio, a picture without a face) stops
+the run with an error naming it, or, with config.on_error='skip', is left
+out (`skipped_files` lists them) unless more than
+config.max_skipped_fraction_files of a corpus's files are.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import re
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -30,6 +36,14 @@ from data_prep import labels
 from data_prep import store
 
 FILTER_KEYS = ('sex', 'speaker', 'label')
+ON_ERROR = ('raise', 'skip')
+# Used when a config predates the settings (configs/default.py holds them).
+DEFAULT_ON_ERROR = 'raise'
+DEFAULT_MAX_SKIPPED_FRACTION = 0.05
+# How errors name the settings; binaries without --config rename them
+# (`as_flags`).
+_HINT = ('set config.on_error=skip to skip such files, up to '
+         'config.max_skipped_fraction_files of them')
 _MANIFEST = re.compile(r'^(manifest:.+?\.csv)(?::(.*))?$', re.IGNORECASE)
 
 
@@ -137,12 +151,77 @@ def restrict_to_shared(target: store.FeatureSet, source: store.FeatureSet
           keep_classes(source, names, 'source'))
 
 
+def skip_settings(config) -> tuple[str, float]:
+  """(on_error, max_skipped_fraction_files) of a config, checked."""
+  on_error = config.get('on_error', DEFAULT_ON_ERROR)
+  fraction = config.get('max_skipped_fraction_files',
+                        DEFAULT_MAX_SKIPPED_FRACTION)
+  if on_error not in ON_ERROR:
+    raise ValueError(f'config.on_error must be one of {", ".join(ON_ERROR)}, '
+                     f'got {on_error!r}')
+  if not 0 <= float(fraction) <= 1:
+    raise ValueError('config.max_skipped_fraction_files must be in [0, 1], '
+                     f'got {fraction}')
+  return on_error, float(fraction)
+
+
+def as_flags(message: str) -> str:
+  """An error message naming the skip settings as the flags of a binary
+  without --config (baseline, reproduce): config.on_error -> --on_error."""
+  for name in ('on_error', 'max_skipped_fraction_files'):
+    message = message.replace(f'config.{name}', f'--{name}')
+  return message
+
+
+def skipped_files(fs: store.FeatureSet) -> list[str]:
+  """'<file id>: <reason>' of each file the extraction of `fs` skipped
+  (config.on_error='skip'); in a pooled set the ids carry their corpus as
+  its utterance ids do ('corpus:wav/a.wav: ...')."""
+  return _skipped(fs.params)
+
+
+def _skipped(params) -> list[str]:
+  if not params.get('pooled'):
+    return list(params.get('skipped') or ())
+  out = []
+  for part in params['pooled']:
+    out += (_skipped(part) if part.get('pooled') else
+            [f"{part.get('corpus', '')}:{s}" for s in part.get('skipped', ())])
+  return out
+
+
+def skipped_note(skipped: Mapping[str, Sequence[str]]) -> str:
+  """summary.md's line for results.json's 'skipped_files' ({'target': [...],
+  'source': [...]}); '' when no file was skipped."""
+  n = sum(len(files) for files in skipped.values())
+  if not n:
+    return ''
+  return (f'{n} corpus file(s) skipped as unreadable (config.on_error=skip); '
+          'results.json lists them under skipped_files.')
+
+
+def check_skipped(fs: store.FeatureSet, what: str, max_fraction: float
+                  ) -> None:
+  """Refuses a corpus of which more than `max_fraction` of the files were
+  skipped: it would no longer be the corpus the results claim."""
+  skipped, n_files = skipped_files(fs), int(fs.params.get('n_files') or 0)
+  if n_files and len(skipped) / n_files > max_fraction:
+    raise ValueError(
+        f'{what}: {len(skipped)} of {n_files} files ({len(skipped) / n_files:.1%}'
+        f') could not be read, more than config.max_skipped_fraction_files='
+        f'{max_fraction:g}; first: {skipped[0]}')
+
+
 def load_one(spec: str, config) -> store.FeatureSet:
+  """One corpus spec (no '+'): its rows after the filters."""
   name, filters = parse_spec(spec)
+  _, max_fraction = skip_settings(config)
   if name.endswith('.npz'):
     if not os.path.isfile(name):
       raise FileNotFoundError(f'feature file {name!r} not found')
-    return store.load(name)
+    fs = store.load(name)
+    check_skipped(fs, name, max_fraction)  # extracted with on_error skip
+    return _filter(fs, filters, spec)
   feature_params = config.get('feature_params', None)
   if name == 'synthetic':
     if feature_params:
@@ -163,20 +242,29 @@ def load_one(spec: str, config) -> store.FeatureSet:
           f'corpus {name!r} not found: {root!r} is not a directory (set '
           f'--config.data_root to the folder holding {name}/)')
     fs = _cached(name, root, config)
+  check_skipped(fs, name, max_fraction)
   return _filter(fs, filters, spec)
 
 
 def _cached(name: str, root: str | None, config) -> store.FeatureSet:
+  on_error, _ = skip_settings(config)
   try:
     return store.cached_features(name, root, config.modality,
-                                 config.cache_dir,
+                                 config.cache_dir, on_error=on_error,
                                  params=config.get('feature_params', None))
   except store.ExtractionError as e:  # a bad file: say which, no traceback
-    raise ValueError(str(e)) from e
+    first, *rest = str(e).splitlines() or ['']
+    raise ValueError('\n'.join([f'{first} ({_HINT})', *rest])) from e
 
 
 def load_corpus(spec: str, config) -> store.FeatureSet:
-  """FeatureSet for a spec; '+' pools several corpora into one task."""
+  """FeatureSet for a spec; '+' pools several corpora into one task.
+
+  Reads config.modality, data_root, cache_dir, feature_params, synthetic,
+  data_seed, on_error and max_skipped_fraction_files (absent: 'raise' and
+  0.05, as in configs/default.py).
+  """
+  skip_settings(config)  # a bad setting fails before any extraction
   parts = [p for p in spec.split('+') if p]
   if not parts:
     raise ValueError('empty corpus spec')

@@ -10,14 +10,15 @@ Usage:
       --workdir=runs/finetune
 
 Writes to the workdir: results.json (per-fold and aggregated segment- and
-utterance-level WA/UA, per-class recall, confusion, config, timings),
-confusion.png (utterance level, summed over folds) and summary.md.
+utterance-level WA/UA, per-class recall, confusion, config, timings, the
+corpus files skipped under config.on_error='skip'),
+confusion.png (utterance level, summed over folds), summary.md and
+TensorBoard events in tensorboard/ (`scalar_tags` lists them).
 """
 from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from typing import Any, NamedTuple, Sequence
 
@@ -33,6 +34,7 @@ from experiments import data
 from experiments import normalize
 from experiments import plots
 from experiments import splits
+from experiments import tensorboard
 from experiments import workdir as workdir_lib
 from pathnet_jax import metrics
 
@@ -139,18 +141,51 @@ def train_fold(key, config, fs, train_rows, pretrained=None, fold: int = 0):
   return params, history, stats
 
 
+# cnn.train_cnn's per-epoch history keys -> TensorBoard tag suffixes.
+EPOCH_TAGS = {'loss': 'train/loss', 'accuracy': 'train/accuracy',
+              'val_accuracy': 'validation/accuracy'}
+
+
+def epoch_series(history: dict[str, Any]) -> dict[str, list[float]]:
+  """{tag suffix: per-epoch values} of a cnn.train_cnn history."""
+  return {tag: history[key] for key, tag in EPOCH_TAGS.items()
+          if key in history}
+
+
+_NO_SCORES = {'utterance': {'wa': 0, 'ua': 0}, 'segment': {'wa': 0, 'ua': 0}}
+
+
+def scalar_tags(n_folds: int, source: bool, validation: bool) -> list[str]:
+  """Every tag a run writes. Per epoch (step = epoch): with a source
+  'pretrain/train/loss' and 'pretrain/train/accuracy'; per fold
+  'fold_<i>/train/loss', 'fold_<i>/train/accuracy' and, with
+  config.val_fraction > 0, 'fold_<i>/validation/accuracy'. At the fold's
+  last epoch: 'fold_<i>/test/{wa,ua,segment_wa,segment_ua}'."""
+  tags = ['pretrain/train/loss', 'pretrain/train/accuracy'] if source else []
+  for i in range(n_folds):
+    tags += [f'fold_{i}/{tag}' for key, tag in EPOCH_TAGS.items()
+             if validation or key != 'val_accuracy']
+    tags += list(tensorboard.fold_test_scalars(i, _NO_SCORES))
+  return tags
+
+
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Cross-validates the (pre-trained and) fine-tuned CNN; writes workdir,
   which it holds alone (experiments/workdir.py) while it runs."""
-  with workdir_lib.exclusive(workdir):
-    return _cross_validate(config, workdir)
+  # A rerun starts over, so do its TensorBoard curves (replace=True).
+  with workdir_lib.exclusive(workdir), tensorboard.writer(
+      workdir, jax.process_index(), replace=True) as events:
+    return _cross_validate(config, workdir, events)
 
 
-def _cross_validate(config, workdir: str) -> dict[str, Any]:
+def _cross_validate(config, workdir: str, events: tensorboard.Writer
+                    ) -> dict[str, Any]:
   start = time.perf_counter()
   pretrain_key, folds_key = jax.random.split(jax.random.key(config.seed))
   fs = load_corpus(config.target, config)
   src = load_corpus(config.source, config) if config.source else None
+  skipped = {'target': data.skipped_files(fs),
+             'source': data.skipped_files(src) if src is not None else []}
   if config.get('shared_classes_only', False):
     if src is None:
       raise ValueError('config.shared_classes_only needs config.source')
@@ -171,6 +206,8 @@ def _cross_validate(config, workdir: str) -> dict[str, Any]:
     pretrained, pretrain_history = pretrain(pretrain_key, config, src_x,
                                            src.label, len(src.class_names))
     del src_x
+    tensorboard.write_history(events, epoch_series(pretrain_history),
+                              prefix='pretrain/')
     timings['pretrain_s'] = time.perf_counter() - t
     logging.info('pre-trained on %s (%d rows) in %.1fs', config.source,
                  len(src), timings['pretrain_s'])
@@ -186,6 +223,10 @@ def _cross_validate(config, workdir: str) -> dict[str, Any]:
                            normalize.apply_normalizer(stats, fs.x[test_rows]),
                            fs.label[test_rows], fs.utterance[test_rows],
                            num_classes)
+    tensorboard.write_history(events, epoch_series(history),
+                              prefix=f'fold_{i}/')
+    tensorboard.write_scalars(events, len(history['loss']),
+                              tensorboard.fold_test_scalars(i, scores))
     fold_results.append({
         'fold': i, 'n_train_rows': int(train_rows.size),
         'n_train_utterances': history['n_train_utterances'],
@@ -210,7 +251,7 @@ def _cross_validate(config, workdir: str) -> dict[str, Any]:
       'device': str(jax.devices()[0].platform),
       'config': config.to_dict(), 'folds': fold_results,
       'aggregate': aggregate, 'pretrain_history': pretrain_history,
-      'timings': timings,
+      'timings': timings, 'skipped_files': skipped,
   }
   def write_results(tmp):
     with open(tmp, 'w') as f:
@@ -250,9 +291,10 @@ def summary_markdown(results: dict[str, Any]) -> str:
       f"{results['n_rows']} segments / {results['n_utterances']} utterances, "
       f"device {results['device']}, {results['timings']['total_s']:.0f} s.",
       '',
-      '| level | WA | UA |',
-      '|---|---|---|',
   ]
+  note = data.skipped_note(results.get('skipped_files', {}))
+  lines += [note, ''] if note else []
+  lines += ['| level | WA | UA |', '|---|---|---|']
   for level in ('segment', 'utterance'):
     a = agg[level]
     lines.append(f"| {level} | {a['wa_mean']:.3f} ± {a['wa_std']:.3f} | "
@@ -277,14 +319,10 @@ def define_flags() -> None:
 
 def main(argv: Sequence[str]) -> None:
   del argv
-  try:
-    results = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
-  except (ValueError, FileNotFoundError, workdir_lib.InUse) as e:
-    print(f'error: {e}', file=sys.stderr, flush=True)
-    sys.exit(1)
+  # User errors become one `error:` line in cli.run.
+  results = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
   print(summary_markdown(results))
 
 
 if __name__ == '__main__':
-  define_flags()
-  cli.run(main)
+  cli.run(main, define_flags)

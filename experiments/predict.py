@@ -221,8 +221,8 @@ def run(workdir: str, path: str, as_json: bool = False) -> int:
 def define_flags() -> None:
   """Defined only when run as a program (other binaries import this one)."""
   flags.DEFINE_string('workdir', None, 'Training workdir (holding model/).')
-  flags.DEFINE_string('input', None, 'Recording: .wav/.flac/.ogg, .mp4/.avi '
-                      'or .jpg/.jpeg/.png.')
+  flags.DEFINE_string('input', None, f'Recording: {"/".join(AUDIO_EXTS)}, '
+                      f'{"/".join(VIDEO_EXTS)} or {"/".join(IMAGE_EXTS)}.')
   flags.DEFINE_bool('json', False, 'Print JSON instead of a table.')
   flags.mark_flags_as_required(['workdir', 'input'])
 

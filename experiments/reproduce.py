@@ -27,6 +27,10 @@ std of the utterance-UA difference, paired t-test). `--shared_classes_only`
 keeps, in every run, only the classes common to all corpora of the chosen
 rows (RAVDESS and EMO-DB: neutral, anger, disgust, fear, happiness, sadness).
 
+`--on_error=skip` leaves unreadable corpus files out of every run (each
+run's results.json lists them), up to `--max_skipped_fraction_files` of a
+corpus.
+
 A finished run (results.json holding the same config) is reused, and PathNet
 runs resume finished folds, so an interrupted reproduce continues. A transfer
 row's second protocol starts from the first one's final source checkpoint
@@ -196,11 +200,15 @@ def run_config(row: Row, protocol: str, *, data_root: str, cache_dir: str,
                generations: int = 0, max_folds: int = 0, epochs: int = 0,
                synthetic: bool = False, seed: int = 0,
                train_fraction: float = 1.0, pathnet: str = 'paper',
-               classes: Sequence[str] = ()):
+               classes: Sequence[str] = (),
+               on_error: str = data.DEFAULT_ON_ERROR,
+               max_skipped_fraction_files: float =
+               data.DEFAULT_MAX_SKIPPED_FRACTION):
   """The row's config set up for one protocol and the command's options.
 
   pathnet 'improved' turns PathNet rows into configs/improved.py's variant;
-  classes (non-empty) keeps only those classes in target and sources.
+  classes (non-empty) keeps only those classes in target and sources;
+  on_error and max_skipped_fraction_files: experiments/data.py.
   """
   c = row_config(row)
   if pathnet not in ('paper', 'improved'):
@@ -218,6 +226,8 @@ def run_config(row: Row, protocol: str, *, data_root: str, cache_dir: str,
   c.protocol = protocol
   c.n_splits = N_SPLITS[protocol]
   c.data_root, c.cache_dir = data_root, cache_dir
+  c.on_error = on_error
+  c.max_skipped_fraction_files = float(max_skipped_fraction_files)
   if synthetic:
     c.target = to_synthetic(c.target)
     if row.method == 'finetune':
@@ -417,7 +427,10 @@ def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
               adjust: Callable[[Row, Any], None] | None = None,
               seeds: Sequence[int] = (0,),
               train_fractions: Sequence[float] = (1.0,),
-              pathnet: str = 'paper', shared_classes_only: bool = False
+              pathnet: str = 'paper', shared_classes_only: bool = False,
+              on_error: str = data.DEFAULT_ON_ERROR,
+              max_skipped_fraction_files: float =
+              data.DEFAULT_MAX_SKIPPED_FRACTION
               ) -> dict[str, dict[str, Any]]:
   """Runs the rows and writes out/README.md.
 
@@ -439,6 +452,8 @@ def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
     pathnet: 'paper' or 'improved' (configs/improved.py) for PathNet rows.
     shared_classes_only: keep only the classes common to every corpus of
       the chosen rows.
+    on_error, max_skipped_fraction_files: what an unreadable corpus file
+      does in every run (experiments/data.py).
 
   Returns:
     {row name: {'missing': [...], 'runs': {protocol: results of the first
@@ -458,6 +473,8 @@ def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
   if not all(0 < f <= 1 for f in train_fractions):
     raise ValueError(f'train fractions must be in (0, 1], got '
                      f'{list(train_fractions)}')
+  data.skip_settings({'on_error': on_error,  # a bad value fails at once
+                      'max_skipped_fraction_files': max_skipped_fraction_files})
   if not synthetic and not os.path.isdir(data_root):
     raise FileNotFoundError(f'--data_root {data_root!r} is not a directory')
   classes = (labels.shared_classes(row_corpora(rows)) if shared_classes_only
@@ -482,7 +499,9 @@ def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
                                 max_folds=max_folds, epochs=epochs,
                                 synthetic=synthetic, seed=seed,
                                 train_fraction=fraction, pathnet=pathnet,
-                                classes=classes)
+                                classes=classes, on_error=on_error,
+                                max_skipped_fraction_files=(
+                                    max_skipped_fraction_files))
             if adjust is not None:
               adjust(row, config)
             entry['missing'] = missing_corpora(row, config, data_root)
@@ -494,8 +513,10 @@ def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
               results = run_one(row, config, workdir)
               done.setdefault(seed, workdir)
             except (ValueError, FileNotFoundError) as e:
-              print(f'error: {row.name} ({protocol}): {e}', file=sys.stderr)
-              results = {'error': str(e)}
+              message = data.as_flags(str(e))
+              print(f'error: {row.name} ({protocol}): {message}',
+                    file=sys.stderr)
+              results = {'error': message}
             entry['curve'].setdefault(protocol, {}).setdefault(
                 fraction, {})[seed] = results
             if fraction == full:
@@ -692,6 +713,14 @@ def define_flags() -> None:
                     'PathNet rows: the paper config or configs/improved.py.')
   flags.DEFINE_bool('shared_classes_only', False, 'Keep only the classes '
                     'common to every corpus of the chosen rows.')
+  flags.DEFINE_enum('on_error', data.DEFAULT_ON_ERROR, list(data.ON_ERROR),
+                    'An unreadable corpus file: raise (that run stops, '
+                    'naming it) or skip (left out, listed in its results).')
+  flags.DEFINE_float('max_skipped_fraction_files',
+                     data.DEFAULT_MAX_SKIPPED_FRACTION,
+                     'With --on_error=skip: a run stops when more than this '
+                     "share of a corpus's files is skipped.", lower_bound=0,
+                     upper_bound=1)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -706,9 +735,11 @@ def main(argv: Sequence[str]) -> None:
               max_folds=f.max_folds, epochs=f.epochs, synthetic=f.synthetic,
               cache_dir=f.cache_dir, seeds=[int(v) for v in f.seeds],
               train_fractions=[float(v) for v in f.train_fractions],
-              pathnet=f.pathnet, shared_classes_only=f.shared_classes_only)
-  except (ValueError, FileNotFoundError) as e:
-    sys.exit(f'error: {e}')
+              pathnet=f.pathnet, shared_classes_only=f.shared_classes_only,
+              on_error=f.on_error,
+              max_skipped_fraction_files=f.max_skipped_fraction_files)
+  except ValueError as e:  # cli.run prints it; settings named as flags
+    raise ValueError(data.as_flags(str(e))) from e
   print(f"wrote {os.path.join(f.out, 'README.md')}")
 
 

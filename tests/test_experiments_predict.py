@@ -4,6 +4,8 @@ The end-to-end predict on a trained model is in test_experiments_train.py.
 """
 import json
 import os
+import subprocess
+import sys
 
 import cv2
 import jax
@@ -134,3 +136,13 @@ def test_real_emodb_file(audio_model):
   # 2.000 s at a 10 ms hop: 201 frames -> windows at 0, 34, 68, 102, 136.
   assert result['n_rows'] == 5
   assert abs(sum(result['probabilities'].values()) - 1) < 1e-6
+
+
+def test_help_lists_every_input_extension_predict_takes():
+  proc = subprocess.run([sys.executable, '-m', 'experiments.predict',
+                         '--helpshort'], capture_output=True, text=True,
+                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        check=False, timeout=tinyconfig.HANG_GUARD_S)
+  listed = ' '.join(proc.stdout.split())  # absl wraps help lines
+  for ext in predict.AUDIO_EXTS + predict.VIDEO_EXTS + predict.IMAGE_EXTS:
+    assert ext in listed.split('--input:')[1].split('--')[0], ext

@@ -27,6 +27,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.sources = ()
   c.data_root = '../shared/data'  # holds <corpus>/ folders in their layouts
   c.cache_dir = 'features'
+  # A corpus file that cannot be read (corrupt audio, a picture without a
+  # face): 'raise' stops with an error naming it; 'skip' logs it, leaves it
+  # out and lists it in results.json ('skipped_files')...
+  c.on_error = 'raise'
+  # ...unless more than this share of a corpus's files are skipped: then the
+  # run stops, as the corpus is no longer the one the results would name.
+  c.max_skipped_fraction_files = 0.05
   # Evaluation: 'random_kfold' (the paper, utterance-grouped), 'speaker_kfold'
   # (leave-one-speaker-out when n_splits is 0) or 'leaky_segment_kfold'.
   c.protocol = 'random_kfold'

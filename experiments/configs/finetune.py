@@ -25,6 +25,11 @@ def get_config(preset: str = '') -> ml_collections.ConfigDict:
   config.modality = 'audio'
   config.data_root = '../shared/data'  # relative to the working directory
   config.cache_dir = 'features'
+  # Unreadable corpus files: 'raise' stops naming one; 'skip' leaves them
+  # out (listed in results.json) up to this share of a corpus's files
+  # (as in configs/default.py).
+  config.on_error = 'raise'
+  config.max_skipped_fraction_files = 0.05
   config.synthetic = ml_collections.ConfigDict(
       dict(num_speakers=6, num_classes=5, utterances_per_class=8))
 
