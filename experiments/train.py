@@ -50,6 +50,7 @@ from experiments import data
 from experiments import normalize
 from experiments import plots
 from experiments import protocol
+from experiments import tensorboard
 from experiments import workdir as workdir_lib
 from experiments.configs import default as default_config
 from pathnet_jax import augment as augment_lib
@@ -203,9 +204,11 @@ def git_commit() -> str:
     return 'unknown'
 
 
-def _log_progress(phase: str, config, runs: Sequence[Any]):
+def _log_progress(phase: str, config, runs: Sequence[Any],
+                  events: Sequence[tuple[Any, str]] = ()):
   """A line per call of the batch (one tenth of the run, or a checkpoint
-  interval): where its runs stand, and their speed."""
+  interval): where its runs stand, and their speed. With `events` (per run:
+  its TensorBoard writer and tag prefix), every generation's scalars."""
   total = int(config.evolution.generations)
   paths = 2 * int(config.evolution.get('tournaments_per_generation', 1))
   steps = sum(evolve.steps_for(config, r.x.shape[0]) for r in runs)
@@ -225,6 +228,13 @@ def _log_progress(phase: str, config, runs: Sequence[Any]):
                      run.name, first + i + 1, total,
                      history['best_fitness'][r, i],
                      history['mean_fitness'][r, i], history['loss'][r, i])
+    for r, (tb, prefix) in enumerate(events):
+      for i in range(last - first):
+        tensorboard.write_scalars(tb, first + i + 1, {
+            **{f'{prefix}/evolution/{k}': history[k][r, i]
+               for k in evolve.HISTORY_KEYS},
+            f'{prefix}/evolution/pathway_steps_per_s': rate}, flush=False)
+      tb.flush()
   return report
 
 
@@ -376,7 +386,8 @@ def summary_markdown(results: dict[str, Any]) -> str:
       f"{fmt(agg['utterance'], 'ua')} |",
       f"| segment | {fmt(agg['segment'], 'wa')} | {fmt(agg['segment'], 'ua')} |",
       '', f"wall time {results['timings']['total_s']:.0f} s", '']
-  return '\n'.join(lines)
+  note = data.skipped_note(results.get('skipped_files', {}))
+  return '\n'.join(lines + ([note, ''] if note else []))
 
 
 @contextlib.contextmanager
@@ -435,31 +446,41 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   plans = protocol.plan(config, fs, protocol.seeds_of(config),
                         skip=set(finished))
   protocol.check(config, fs, plans, src)
-  with hold_workdir(workdir):
+  with hold_workdir(workdir), contextlib.ExitStack() as stack:
     claim_workdir(config, workdir)
-    return _evolve_and_score(config, workdir, fs, src, plans, finished, start)
+    # One TensorBoard run per seed folder (a resumed run continues its
+    # curves); nothing is created before the first scalar.
+    events = {seed: stack.enter_context(tensorboard.writer(
+        seed_dir(config, workdir, seed), jax.process_index()))
+              for seed in protocol.seeds_of(config)}
+    return _evolve_and_score(config, workdir, fs, src, plans, finished, start,
+                             events)
 
 
-def _evolve_batch(config, runs, workdir: str, phase: str):
-  """runs_lib.evolve_runs with this binary's progress lines; checkpoints in
+def _evolve_batch(config, runs, workdir: str, phase: str, events=()):
+  """runs_lib.evolve_runs with this binary's progress lines (and per run
+  TensorBoard writer and tag prefix, `events`); checkpoints in
   `workdir/<batch id>` (another set of runs gets another folder)."""
   return runs_lib.evolve_runs(
       config, runs, workdir=os.path.join(
           workdir, protocol.batch_id([r.name for r in runs])),
       augment=augment_lib.from_config(config),
-      progress=_log_progress(phase, config, runs))
+      progress=_log_progress(phase, config, runs, events))
 
 
-def _evolve_and_score(config, workdir, fs, src, plans, finished, start):
+def _evolve_and_score(config, workdir, fs, src, plans, finished, start,
+                      events):
   seeds = protocol.seeds_of(config)
   timings = {'load_s': time.perf_counter() - start}
+  skipped = {'target': data.skipped_files(fs),
+             'source': [] if src is None else data.skipped_files(src)}
   sources = None
   if config.task != 'scratch':
     t0 = time.perf_counter()
     source_runs = protocol.source_runs(config, src, seeds)
     sources = dict(zip(seeds, _evolve_batch(
         config, source_runs, os.path.join(workdir, 'source', 'checkpoints'),
-        'source')))
+        'source', [(events[s], 'source') for s in seeds])))
     timings['source_s'] = time.perf_counter() - t0
     for seed, source in sources.items():
       logging.info('source of seed %d: best fitness %.3f', seed,
@@ -471,7 +492,8 @@ def _evolve_and_score(config, workdir, fs, src, plans, finished, start):
     t0 = time.perf_counter()
     evolved = _evolve_batch(
         config, protocol.target_runs(config, fs, plans, sources),
-        os.path.join(workdir, 'checkpoints'), 'target')
+        os.path.join(workdir, 'checkpoints'), 'target',
+        [(events[p.seed], f'fold_{p.fold}') for p in plans])
     train_s = time.perf_counter() - t0
     scored, members = protocol.score(config, fs, plans, evolved)
     eval_s = time.perf_counter() - t0 - train_s
@@ -486,6 +508,9 @@ def _evolve_and_score(config, workdir, fs, src, plans, finished, start):
       if is_writer():
         os.makedirs(fold_dir, exist_ok=True)
         write_json(os.path.join(fold_dir, 'scores.json'), scores, indent=None)
+      tensorboard.write_scalars(events[p.seed],
+                                int(config.evolution.generations),
+                                tensorboard.fold_test_scalars(p.fold, scores))
       print(f"{p.name}: segment WA {scores['segment']['wa']:.3f} | "
             f"utterance WA {scores['utterance']['wa']:.3f} UA "
             f"{scores['utterance']['ua']:.3f}", flush=True)
@@ -498,6 +523,7 @@ def _evolve_and_score(config, workdir, fs, src, plans, finished, start):
     results = _seed_results(config, fs, src, seed, len(folds),
                             [fold_scores[(seed, i)] for i in chosen],
                             sources and sources[seed], timings, start)
+    results['skipped_files'] = skipped
     if is_writer():
       write_outputs(seed_dir(config, workdir, seed), config, results,
                     fs.class_names)
@@ -510,6 +536,7 @@ def _evolve_and_score(config, workdir, fs, src, plans, finished, start):
   if not config.get('seeds', ()):
     return per_seed[seeds[0]]
   overall = _over_seeds(config, per_seed, timings, start)
+  overall['skipped_files'] = skipped
   if is_writer():
     write_json(os.path.join(workdir, 'results.json'), overall)
     write_text(os.path.join(workdir, 'summary.md'), seeds_markdown(overall))
@@ -577,7 +604,8 @@ def seeds_markdown(overall: dict[str, Any]) -> str:
   lines += [f"| mean | {m['utterance']['wa']:.3f} | {m['utterance']['ua']:.3f}"
             f" | {m['segment']['wa']:.3f} |", '',
             f"wall time {overall['timings']['total_s']:.0f} s", '']
-  return '\n'.join(lines)
+  note = data.skipped_note(overall.get('skipped_files', {}))
+  return '\n'.join(lines + ([note, ''] if note else []))
 
 
 def write_outputs(workdir, config, results, class_names) -> None:
@@ -639,6 +667,9 @@ def define_flags() -> None:
   flags.DEFINE_integer('process_id', None, 'Multi-process runs: this one.')
   flags.DEFINE_bool('distributed', False, 'Let jax.distributed detect the '
                     'cluster (TPU pod slices, SLURM, Open MPI).')
+  flags.DEFINE_bool('compilation_cache', True, "JAX's persistent compilation "
+                    'cache in <config.cache_dir>/xla: a rerun, or another '
+                    'config with the same shapes, does not compile again.')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -651,6 +682,8 @@ def main(argv: Sequence[str]) -> None:
       f.coordinator_address, f.num_processes, f.process_id,
       auto=f.distributed)
   print(f'JAX devices: {jax.devices()}', flush=True)
+  if f.compilation_cache:
+    cli.use_compilation_cache(f.config.cache_dir)
   sys.exit(run(f.config, f.workdir))
 
 

@@ -15,6 +15,7 @@ from experiments import data
 from experiments import normalize
 from experiments import predict
 from experiments import protocol
+from experiments import tensorboard
 from experiments import train
 import tinyconfig
 from pathnet_jax import metrics
@@ -253,3 +254,47 @@ def test_batch_larger_than_the_data_is_one_error_line_before_the_workdir(
                  '[1, n_train=23], got 1000']
   # Nothing written: a corrected rerun in the same workdir is not refused.
   assert not (tmp_path / 'run').exists()
+
+
+# Several seeds as one batch.
+
+def _per_fold(results):
+  return [{k: metrics.jsonable(f[k]) for k in (
+      'fold', 'segment', 'utterance', 'best_genotype', 'best_fitness',
+      'n_train_rows', 'n_test_rows')} | {'history': {
+          k: metrics.jsonable(v) for k, v in f['history'].items()
+          if k != 'seconds'}} for f in results['folds']]
+
+
+def test_seeds_evolved_together_give_each_seeds_run_alone(tmp_path):
+  # random_kfold: each seed has its own folds, and so its own fold sizes.
+  together = train.train_and_evaluate(
+      tiny_config(seeds=(0, 1), folds=(), n_splits=3), str(tmp_path / 'b'))
+  assert together['seeds'] == [0, 1]
+  for seed in (0, 1):
+    alone = train.train_and_evaluate(
+        tiny_config(seed=seed, folds=(), n_splits=3),
+        str(tmp_path / f'alone{seed}'))
+    with open(tmp_path / 'b' / f'seed_{seed}' / 'results.json') as f:
+      written = json.load(f)
+    assert written['seed'] == seed
+    assert _per_fold(written) == _per_fold(json.loads(json.dumps(
+        metrics.jsonable(alone))))
+  assert (tmp_path / 'b' / 'model' / 'meta.json').exists()
+  summary = (tmp_path / 'b' / 'summary.md').read_text()
+  assert '| 0 |' in summary and '| 1 |' in summary and '| mean |' in summary
+
+
+def test_a_run_writes_tensorboard_scalars_per_generation_and_fold(scratch):
+  config, workdir, results = scratch
+  scalars = tensorboard.read_scalars(tensorboard.log_dir(workdir))
+  generations = int(config.evolution.generations)
+  best = scalars['fold_0/evolution/best_fitness']
+  assert [step for step, _ in best] == list(range(1, generations + 1))
+  np.testing.assert_allclose(
+      [v for _, v in best], results['folds'][0]['history']['best_fitness'])
+  assert {'fold_0/evolution/pathway_steps_per_s',
+          'fold_0/evolution/skipped_steps'} <= set(scalars)
+  (step, ua), = scalars['fold_0/test/ua']
+  assert step == generations
+  assert ua == pytest.approx(results['folds'][0]['utterance']['ua'])
