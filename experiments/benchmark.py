@@ -23,6 +23,10 @@ be measured; single-device figures use device 0 of that process):
                  and time to a training fitness vs tournaments per generation
   4 transfer     PathNet transfer vs the fine-tuning CNN on the same fold
   5 scaling      pathway-steps/s on 1, 2, 4, 8 devices
+  6 protocol     whole protocols end to end (experiments.train on cached
+                 EMO-DB features): every fold and seed batched vs one run
+                 at a time (--compare_rev), alternated
+                 (experiments/benchmarks/protocol.py; ~1 h on 2 CPU cores)
 
 `--quick` shrinks every size (tests); its numbers mean nothing.
 """
@@ -54,6 +58,7 @@ from experiments import cnn
 from experiments import finetune
 from experiments import normalize
 from experiments import splits
+from experiments.benchmarks import protocol as protocol_item
 from experiments.benchmarks import speedup
 from experiments.configs import default
 from experiments.configs import finetune as finetune_config
@@ -66,7 +71,9 @@ from pathnet_jax import train as train_lib
 from pathnet_jax import transfer
 
 ITEMS = ('reference', 'generation', 'throughput', 'scaling', 'transfer',
-         'faces')
+         'faces', 'protocol')
+# Items run only when --items names them (they take long).
+ON_REQUEST = ('protocol',)
 FAKE_DEVICES_FLAG = '--xla_force_host_platform_device_count'
 
 
@@ -632,6 +639,9 @@ def markdown(results: dict[str, Any]) -> str:
       out.append(f"| {r['method']} | {r['budget']} | {r['segment_wa']:.3f} | "
                  f"{r['utterance_wa']:.3f} | {r['wall_s']:.1f} |")
     out.append('')
+  if 'protocol' in results:
+    out += ['### 6. Whole protocols, end to end', '']
+    out += protocol_item.markdown(results['protocol'])
   if 'faces' in results:
     fc = results['faces']
     out += ['### 6. Face crops (Haar cascade, decoding included)', '',
@@ -653,7 +663,8 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def run(sizes: Sizes, items: Sequence[str], features_path: str = '',
-        rounds: int = 3, compare_rev: str = '') -> dict[str, Any]:
+        rounds: int = 3, compare_rev: str = '',
+        protocol_rounds: int = 2) -> dict[str, Any]:
   """All requested items; item 3 first so peak memory is its own."""
   results: dict[str, Any] = {'machine': machine(),
                              'sizes': dataclasses.asdict(sizes)}
@@ -678,6 +689,12 @@ def run(sizes: Sizes, items: Sequence[str], features_path: str = '',
       results[item] = bench_transfer(sizes, data)
     elif item == 'faces':
       results[item] = bench_faces(16 if sizes == TINY else 120)
+    elif item == 'protocol':
+      if not features_path:
+        raise ValueError('item protocol needs --features (EMO-DB .npz)')
+      results[item] = protocol_item.bench_protocol(
+          os.path.abspath(features_path), protocol_rounds, compare_rev,
+          quick=sizes == TINY)
     results.setdefault('item_seconds', {})[item] = time.perf_counter() - t
     print(f'[benchmark] {item} done in {time.perf_counter() - t:.0f}s',
           flush=True)
@@ -717,13 +734,15 @@ def define_flags() -> None:
   flags.DEFINE_string('out', '', 'Write the results as JSON here.')
   flags.DEFINE_bool('quick', False, 'Tiny sizes (tests); numbers mean '
                     'nothing.')
-  flags.DEFINE_list('items', list(ITEMS), f'Subset of {ITEMS}.')
+  flags.DEFINE_list('items', [i for i in ITEMS if i not in ON_REQUEST],
+                    f'Subset of {ITEMS} (default: all but {ON_REQUEST}).')
   flags.DEFINE_string(
       'features', None, 'EMO-DB FeatureSet .npz for items 3-4 (default: the '
       'newest features/emodb_audio*.npz; "" = none: random/synthetic rows).')
   flags.DEFINE_integer('rounds', 3, 'Alternating rounds of item 0.')
+  flags.DEFINE_integer('protocol_rounds', 2, 'Alternating rounds of item 6.')
   flags.DEFINE_string(
-      'compare_rev', '', 'Item 0 also times this git revision of the '
+      'compare_rev', '', 'Items 0 and 6 also time this git revision of the '
       'project (e.g. the commit before a speed change).')
   flags.DEFINE_integer(
       'fake_devices', 8, 'On CPU, re-run with this many host devices so item '
@@ -759,7 +778,8 @@ def main(argv: Sequence[str]) -> None:
   if features is None:
     features = '' if f.quick else find_features()
   results = run(TINY if f.quick else PAPER, f.items, features,
-                rounds=1 if f.quick else f.rounds, compare_rev=f.compare_rev)
+                rounds=1 if f.quick else f.rounds, compare_rev=f.compare_rev,
+                protocol_rounds=1 if f.quick else f.protocol_rounds)
   print(markdown(results), flush=True)
   if f.out:
     with open(f.out, 'w') as out:

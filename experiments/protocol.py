@@ -98,6 +98,14 @@ def plan(config, fs, seeds: Sequence[int], skip=frozenset()
   `skip` (finished earlier). Folds that several seeds share (leave-one-
   speaker-out) share their arrays, so a batch holds each fold's rows once."""
   prepared: dict[str, tuple] = {}
+  corpus_wide = None
+  if config.normalize in ('speaker', 'none'):
+    # Statistics that do not depend on the fold (each speaker's own, or
+    # none): standardise the corpus once; a fold takes its rows.
+    stats = normalize.fit_normalizer(fs.x, config.normalize,
+                                     speaker=fs.speaker)
+    corpus_wide = (stats, normalize.apply_normalizer(stats, fs.x,
+                                                     speaker=fs.speaker))
   out = []
   for seed in seeds:
     folds, chosen = fold_plan(config, fs, seed)
@@ -117,11 +125,13 @@ def plan(config, fs, seeds: Sequence[int], skip=frozenset()
             seed + i)
       key = _rows_key(train_rows, fit_rows, fitness_rows)
       if key not in prepared:
-        # 'speaker' mode: statistics from every row of each speaker.
-        stats = normalize.fit_normalizer(fs.x, config.normalize,
-                                         rows=train_rows, speaker=fs.speaker)
-        prep = lambda rows, stats=stats: normalize.apply_normalizer(
-            stats, fs.x[rows], speaker=fs.speaker[rows])
+        if corpus_wide is not None:
+          stats, prep = corpus_wide[0], corpus_wide[1].__getitem__
+        else:  # the training fold's statistics
+          stats = normalize.fit_normalizer(fs.x, config.normalize,
+                                           rows=train_rows)
+          prep = lambda rows, stats=stats: normalize.apply_normalizer(
+              stats, fs.x[rows], speaker=fs.speaker[rows])
         prepared[key] = (stats, prep(fit_rows), None if fitness_rows is None
                          else prep(fitness_rows))
       stats, x_fit, fitness_x = prepared[key]

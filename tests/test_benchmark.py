@@ -96,3 +96,16 @@ def test_face_item_crops_every_frame_of_its_photo_video():
   out = benchmark.bench_faces(8)
   assert out['frames'] == 8 and out['resolution'] == '640x480'
   assert out['frames_per_s'] == pytest.approx(8 / out['seconds'])
+
+
+def test_protocol_item_counts_steady_generation_time_after_the_compile():
+  from experiments.benchmarks import protocol  # pylint: disable=g-import-not-at-top
+  # Calls of 2 generations: the first call (2 s per generation) compiled.
+  results = {'folds': [{'history': {'seconds': [2.0, 2.0, 0.5, 0.5, 0.7,
+                                                0.7, 0.5, 0.5]}}]}
+  assert protocol.generation_compute_s(results, 8, 2) == pytest.approx(4.0)
+
+
+def test_protocol_item_is_run_only_on_request():
+  assert 'protocol' in benchmark.ITEMS
+  assert 'protocol' in benchmark.ON_REQUEST
