@@ -10,7 +10,6 @@ from experiments import baseline
 from experiments import data
 from experiments import protocol
 from experiments import splits
-from experiments import train
 from experiments.configs import default
 
 
