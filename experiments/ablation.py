@@ -23,15 +23,15 @@ import numpy as np
 
 from experiments import cli
 from experiments import data
-from experiments import normalize
 from experiments import protocol
 from experiments import splits
+from experiments import views
 from experiments import train as train_binary
 from experiments import workdir as workdir_lib
 from pathnet_jax import augment as augment_lib
 from pathnet_jax import ensemble
-from pathnet_jax import evolve
 from pathnet_jax import metrics
+from pathnet_jax import runs as runs_lib
 
 # Each variant changes the paper's method in one respect (or combines some).
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -60,6 +60,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     'ensemble3': {'ensemble_size': 3},
     'ensemble5': {'ensemble_size': 5},
     'ensemble10': {'ensemble_size': 10},
+    # Utterance views (experiments/views.py; issue 20): the anchor's
+    # openSMILE functionals as layer-1 input, alone or joined to each
+    # segment's time-pooled log-mel.
+    'egemaps': {'model.input_view': 'functionals:eGeMAPSv02'},
+    'compare': {'model.input_view': 'functionals:ComParE_2016'},
+    'pooled_egemaps': {
+        'model.input_view': 'time_pooled+functionals:eGeMAPSv02'},
+    'pooled_compare': {
+        'model.input_view': 'time_pooled+functionals:ComParE_2016'},
 }
 
 
@@ -110,70 +119,89 @@ def split_training_fold(config, fs, train_rows, select_fraction, seed,
   return fit_rows, fitness_rows, select_rows
 
 
-def score_variant(key, config, fs, train_rows, test_rows, select_fraction,
-                  seed, select_by: str = 'utterance'):
-  """Evolve on part of a training fold; score selection set and test fold."""
-  fit_rows, fitness_rows, select_rows = split_training_fold(
-      config, fs, train_rows, select_fraction, seed, select_by)
-  stats = normalize.fit_normalizer(fs.x, config.normalize, rows=fit_rows,
-                                   speaker=fs.speaker)
-  prep = lambda rows: normalize.apply_normalizer(stats, fs.x[rows],
-                                                 speaker=fs.speaker[rows])
+def _utterance_scores(lp_members, y, utt, num_classes):
+  """(ensemble scores, best pathway's scores) of members' log-probs."""
+  return [metrics.utterance_scores(lp, y, utt, num_classes)
+          for lp in (ensemble.mean_probability(lp_members), lp_members[0])]
+
+
+def score_variant(config, fs, funcs, folds, fold_ids, select_fraction,
+                  select_by: str = 'utterance', name: str = ''):
+  """Evolve on part of each chosen training fold, all folds as one batch;
+  score the selection set and the test fold of each. Returns a row per
+  fold."""
+  view = views.of(config)
   num_classes = len(fs.class_names)
-  fitness_x, fitness_y = prep(fit_rows), fs.label[fit_rows]
-  kwargs = {}
-  if fitness_rows is not None:
-    fitness_x, fitness_y = prep(fitness_rows), fs.label[fitness_rows]
-    kwargs = dict(fitness_x=fitness_x, fitness_y=fitness_y)
+  run_list, sets = [], []
+  for i in fold_ids:
+    train_rows, test_rows = folds[i]
+    fit_rows, fitness_rows, select_rows = split_training_fold(
+        config, fs, train_rows, select_fraction, config.seed + i, select_by)
+    stats = views.fit(view, config.normalize, fs, funcs, fit_rows)
+    rows = lambda r, stats=stats: views.model_rows(view, stats, fs, funcs, r)
+    x_fit, y_fit, _ = rows(fit_rows)
+    fitness_x, fitness_y = x_fit, y_fit
+    if fitness_rows is not None:
+      fitness_x, fitness_y, _ = rows(fitness_rows)
+    run_list.append(runs_lib.Run(
+        key=jax.random.fold_in(jax.random.key(config.seed), i), x=x_fit,
+        y=y_fit, fitness_x=None if fitness_rows is None else fitness_x,
+        fitness_y=None if fitness_rows is None else fitness_y,
+        num_classes=num_classes, name=f'{name} fold {i}'.strip()))
+    sets.append(((fitness_x, fitness_y), rows(select_rows), rows(test_rows)))
   t0 = time.perf_counter()
-  result = evolve.evolve(key, config, prep(fit_rows), fs.label[fit_rows],
-                         num_classes=num_classes,
-                         augment=augment_lib.from_config(config), **kwargs)
-  seconds = time.perf_counter() - t0
-  genotypes = protocol.scoring_genotypes(config, result, fitness_x,
-                                             fitness_y)
-
-  def scores(rows):
-    """(ensemble scores, best pathway's scores) on `rows`."""
-    members = train_binary.member_log_probs(config, result.params, genotypes,
-                                            result.frozen_slots, prep(rows))
-    return [metrics.utterance_scores(lp, fs.label[rows], fs.utterance[rows],
-                                     num_classes)
-            for lp in (ensemble.mean_probability(members), members[0])]
-
-  (sel, sel_best), (test, test_best) = scores(select_rows), scores(test_rows)
-  out = {'selection_wa': sel['wa'], 'selection_ua': sel['ua'],
-         'test_wa': test['wa'], 'test_ua': test['ua'],
-         'best_fitness': result.best_fitness, 'seconds': seconds,
-         'ensemble_size': len(genotypes)}
-  if len(genotypes) > 1:  # the same evolution scored by its best alone
-    out.update(selection_ua_single_best=sel_best['ua'],
-               test_ua_single_best=test_best['ua'])
+  results = runs_lib.evolve_runs(config, run_list,
+                                 augment=augment_lib.from_config(config))
+  seconds = (time.perf_counter() - t0) / len(run_list)
+  members = [protocol.scoring_genotypes(config, r, *fit)
+             for r, (fit, _, _) in zip(results, sets)]
+  args = ([r.params for r in results], members,
+          [r.frozen_slots for r in results])
+  select_lp = runs_lib.log_probs(config, *args, [s[1][0] for s in sets])
+  test_lp = runs_lib.log_probs(config, *args, [s[2][0] for s in sets])
+  out = []
+  for r, genotypes, (_, sel, test), s_lp, t_lp in zip(
+      results, members, sets, select_lp, test_lp):
+    sel_scores, sel_best = _utterance_scores(s_lp, sel[1], sel[2],
+                                             num_classes)
+    test_scores, test_best = _utterance_scores(t_lp, test[1], test[2],
+                                               num_classes)
+    row = {'selection_wa': sel_scores['wa'], 'selection_ua': sel_scores['ua'],
+           'test_wa': test_scores['wa'], 'test_ua': test_scores['ua'],
+           'best_fitness': r.best_fitness, 'seconds': seconds,
+           'ensemble_size': len(genotypes)}
+    if len(genotypes) > 1:  # the same evolution scored by its best alone
+      row.update(selection_ua_single_best=sel_best['ua'],
+                 test_ua_single_best=test_best['ua'])
+    out.append(row)
   return out
 
 
 def run(config, variants: Sequence[str], folds: Sequence[int],
         select_fraction: float = 0.2,
         select_by: str = 'utterance') -> dict[str, Any]:
+  """Every variant on the chosen folds (its folds evolved as one batch)."""
   fs = data.load_corpus(config.target, config)
   all_folds = splits.make_folds(config.protocol, fs,
                                 int(config.n_splits) or None, config.seed)
+  functionals: dict[str, views.Functionals] = {}
   out: dict[str, Any] = {}
   for name in variants:
     overrides = variant_overrides(name)
     cfg = with_overrides(config, overrides)
-    rows = []
-    for i in folds:
-      train_rows, test_rows = all_folds[i]
-      rows.append(score_variant(jax.random.fold_in(jax.random.key(cfg.seed), i),
-                                cfg, fs, train_rows, test_rows,
-                                select_fraction, cfg.seed + i, select_by))
-      print(f'{name} fold {i}: selection UA {rows[-1]["selection_ua"]:.3f} '
-            f'WA {rows[-1]["selection_wa"]:.3f} | test UA '
-            f'{rows[-1]["test_ua"]:.3f} ({rows[-1]["seconds"]:.0f}s)' + (
+    feature_set = views.of(cfg).functionals
+    if feature_set and feature_set not in functionals:
+      functionals[feature_set] = views.load_functionals(cfg.target, cfg, fs,
+                                                        feature_set)
+    rows = score_variant(cfg, fs, functionals.get(feature_set), all_folds,
+                         folds, select_fraction, select_by, name)
+    for i, row in zip(folds, rows):
+      print(f'{name} fold {i}: selection UA {row["selection_ua"]:.3f} '
+            f'WA {row["selection_wa"]:.3f} | test UA '
+            f'{row["test_ua"]:.3f} ({row["seconds"]:.0f}s)' + (
                 f' | best pathway alone: selection UA '
-                f'{rows[-1]["selection_ua_single_best"]:.3f}'
-                if 'selection_ua_single_best' in rows[-1] else ''),
+                f'{row["selection_ua_single_best"]:.3f}'
+                if 'selection_ua_single_best' in row else ''),
             flush=True)
     keys = ['selection_wa', 'selection_ua', 'test_wa', 'test_ua', 'seconds']
     keys += [k for k in ('selection_ua_single_best', 'test_ua_single_best')

@@ -276,3 +276,9 @@ def load_corpus(spec: str, config) -> store.FeatureSet:
 def feature_params(modality: str) -> dict:
   """The feature parameters `load_one` extracts with (what predict must use)."""
   return store.feature_params(modality)
+
+
+def functionals_params(feature_set: str) -> dict:
+  """The parameters of openSMILE `feature_set` functionals as load_one
+  extracts them (what predict must use for a functionals view)."""
+  return store.feature_params('audio', {'functionals': feature_set})

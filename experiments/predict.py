@@ -32,7 +32,9 @@ import numpy as np
 from experiments import cli
 from experiments import normalize
 from experiments import train as train_binary
+from experiments import views
 from experiments import workdir as workdir_lib
+from pathnet_jax import model as model_lib
 
 AUDIO_EXTS = ('.wav', '.flac', '.ogg')
 VIDEO_EXTS = ('.mp4', '.avi')
@@ -54,16 +56,20 @@ class Model:
   params: PathNet parameters; genotype: int32[L, N], or [k, L, N] for an
   ensemble (config.ensemble_size > 1); frozen_slots: None or
   (indices int32[L, F], weights float32[L, F]) of the frozen source pathway;
-  class_names: C names; stats: the training fold's normaliser; config: the
-  run's ConfigDict; feature_params: the feature extraction parameters.
+  class_names: C names; stats: the training fold's normaliser (None for a
+  functionals-only view); config: the run's ConfigDict; feature_params: the
+  feature extraction parameters; functionals_stats, functionals_params: the
+  same for a view with openSMILE functionals (experiments/views.py).
   """
   params: Any
   genotype: np.ndarray
   frozen_slots: tuple[np.ndarray, np.ndarray] | None
   class_names: tuple[str, ...]
-  stats: normalize.NormStats
+  stats: normalize.NormStats | None
   config: ml_collections.ConfigDict
   feature_params: dict[str, Any]
+  functionals_stats: normalize.NormStats | None = None
+  functionals_params: dict[str, Any] | None = None
 
   @property
   def modality(self) -> str:
@@ -106,8 +112,8 @@ def _read_model(workdir: str, path: str) -> Model:
   try:
     with ocp.StandardCheckpointer() as ckptr:
       params = ckptr.restore(os.path.abspath(os.path.join(path, 'params')))
-    with np.load(os.path.join(path, 'normalizer.npz')) as z:
-      stats = normalize.NormStats(str(z['mode']), z['mean'], z['std'])
+    stats, func_stats = (_normalizer(os.path.join(path, name)) for name in
+                         ('normalizer.npz', 'functionals_normalizer.npz'))
   except Exception as e:  # pylint: disable=broad-except
     raise PredictError(f'{path}: unreadable model ({type(e).__name__}: '
                        f'{str(e).splitlines()[0] if str(e) else ""})') from e
@@ -119,7 +125,16 @@ def _read_model(workdir: str, path: str) -> Model:
           np.asarray(frozen[0], np.int32), np.asarray(frozen[1], np.float32)),
       class_names=tuple(meta['class_names']), stats=stats, config=config,
       feature_params=meta.get('feature_params') or store.feature_params(
-          config.get('modality', 'audio')))
+          config.get('modality', 'audio')),
+      functionals_stats=func_stats,
+      functionals_params=meta.get('functionals_params'))
+
+
+def _normalizer(path: str) -> normalize.NormStats | None:
+  if not os.path.exists(path):
+    return None
+  with np.load(path) as z:
+    return normalize.NormStats(str(z['mode']), z['mean'], z['std'])
 
 
 def input_kind(path: str) -> str:
@@ -155,18 +170,63 @@ def input_features(path: str, model: Model) -> np.ndarray:
     raise PredictError(str(e) if path in str(e) else f'{path}: {e}') from e
 
 
-def predict_rows(model: Model, x: np.ndarray) -> np.ndarray:
-  """Utterance-level class probabilities float64[C] of rows [n, H, W, C]."""
-  stats = model.stats
+def _normalised_segments(stats: normalize.NormStats, x: np.ndarray):
   if stats.mode == 'speaker':
     # The training speakers' statistics say nothing about this file's
     # speaker: the file's own segments stand in for its speaker (transductive,
     # as in evaluation; several files of one speaker would be better).
     stats = normalize.fit_normalizer(x, 'speaker', speaker=['file'] * len(x))
-    x_speaker = ['file'] * len(x)
-  else:
-    x_speaker = None
-  xn = normalize.apply_normalizer(stats, x, speaker=x_speaker)
+    return normalize.apply_normalizer(stats, x, speaker=['file'] * len(x))
+  return normalize.apply_normalizer(stats, x)
+
+
+def _normalised_functionals(stats: normalize.NormStats, f: np.ndarray):
+  if stats.mode == 'speaker':
+    # One file's functionals are one row: no statistics of its speaker.
+    # The training speakers' average statistics stand in for them.
+    stats = normalize.NormStats('pixel', stats.mean.mean(0),
+                                stats.std.mean(0))
+  return normalize.apply_normalizer(stats, f)
+
+
+def model_rows(model: Model, x: np.ndarray | None,
+               f: np.ndarray | None = None) -> np.ndarray:
+  """What layer 1 sees for one file, as evaluation builds it: its segments
+  x [n, H, W, C] normalised (the model's view is taken inside), and/or its
+  functionals f [1, D] (experiments/views.py)."""
+  view = views.of(model.config)
+  fn = None if view.functionals is None else _normalised_functionals(
+      model.functionals_stats, f)
+  if view.per_utterance:
+    return fn
+  xn = _normalised_segments(model.stats, x)
+  if fn is None:
+    return xn
+  pooled = np.asarray(model_lib.input_view(xn, view.segments),
+                      np.float32).reshape(len(xn), -1)
+  return np.concatenate([pooled, np.repeat(fn, len(xn), 0)], axis=1)
+
+
+def input_functionals(path: str, model: Model) -> np.ndarray:
+  """The file's openSMILE functionals [1, D] as the model's run extracted
+  them (a functionals view)."""
+  from data_prep import audio  # pylint: disable=g-import-not-at-top
+  from data_prep import store  # pylint: disable=g-import-not-at-top
+  kind = input_kind(path)
+  if kind not in ACCEPTS[model.modality]:
+    raise PredictError(f'{path} is {kind} input, but the model was trained on '
+                       f'{model.modality}')
+  try:
+    return store.file_features(path, 'audio', model.functionals_params)
+  except (audio.AudioError, ValueError) as e:
+    raise PredictError(str(e) if path in str(e) else f'{path}: {e}') from e
+
+
+def predict_rows(model: Model, x: np.ndarray | None,
+                 f: np.ndarray | None = None) -> np.ndarray:
+  """Utterance-level class probabilities float64[C] of a file's rows [n, H,
+  W, C] (and functionals [1, D], for views that use them)."""
+  xn = model_rows(model, x, f)
   # Scored exactly as evaluation scores a test fold (ensembles included).
   lp = np.asarray(train_binary.test_log_probs(
       model.config, model.params, model.genotype, model.frozen_slots, xn),
@@ -181,11 +241,14 @@ def predict_file(model: Model, path: str) -> dict[str, Any]:
 
   probabilities: class name -> probability, sorted from most to least likely.
   """
-  x = input_features(path, model)
-  probs = predict_rows(model, x)
+  view = views.of(model.config)
+  x = None if view.per_utterance else input_features(path, model)
+  f = None if view.functionals is None else input_functionals(path, model)
+  probs = predict_rows(model, x, f)
   order = np.argsort(-probs, kind='stable')
   return {
-      'input': path, 'modality': input_kind(path), 'n_rows': int(len(x)),
+      'input': path, 'modality': input_kind(path),
+      'n_rows': int(len(x) if x is not None else 1),
       'prediction': model.class_names[order[0]],
       'probabilities': {model.class_names[i]: float(probs[i]) for i in order},
   }

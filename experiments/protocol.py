@@ -19,8 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import normalize
 from experiments import splits
+from experiments import views
 from pathnet_jax import ensemble
 from pathnet_jax import evolve
 from pathnet_jax import metrics
@@ -61,12 +61,15 @@ def fold_plan(config, fs, seed: int | None = None
 class FoldRun:
   """One (seed, fold) of a protocol, with the host arrays it evolves on.
 
-  train_rows/test_rows: row indices of the fold into the FeatureSet;
-  fit_rows: the training rows evolution trains on (fewer with
-  config.fitness='validation': fitness_rows are then held out for fitness);
-  x_fit: their normalised rows; fitness_x: the fitness rows' (or None);
-  stats: the fold's normaliser; n_fold_rows: training rows before
-  config.train_fraction.
+  train_rows/test_rows: segment-row indices of the fold into the corpus's
+  segment set (folds are made there whatever the view); fit_rows: the
+  training rows evolution trains on (fewer with config.fitness=
+  'validation': fitness_rows are then held out for fitness); n_fold_rows:
+  training rows before config.train_fraction. x_fit, y_fit: what layer 1
+  sees for fit_rows (experiments/views.py: segments, or one row per
+  utterance) and their labels; fitness_x/y the same for fitness_rows (or
+  None); x_test, y_test, utt_test: the test fold's rows, labels and
+  utterance indices. stats: the fold's (segment, functionals) normalisers.
   """
   seed: int
   fold: int
@@ -76,9 +79,14 @@ class FoldRun:
   fit_rows: np.ndarray
   fitness_rows: np.ndarray | None
   n_fold_rows: int
-  stats: normalize.NormStats
+  stats: tuple[Any, Any]
   x_fit: np.ndarray
+  y_fit: np.ndarray
   fitness_x: np.ndarray | None
+  fitness_y: np.ndarray | None
+  x_test: np.ndarray
+  y_test: np.ndarray
+  utt_test: np.ndarray
 
   @property
   def name(self) -> str:
@@ -92,20 +100,37 @@ def _rows_key(*rows) -> str:
   return h.hexdigest()
 
 
-def plan(config, fs, seeds: Sequence[int], skip=frozenset()
-         ) -> list[FoldRun]:
+class _Rows:
+  """Model rows of any segment rows of a corpus under one set of
+  statistics; with fold-independent statistics (each speaker's own, or
+  none) the whole corpus is prepared once and a fold takes its rows."""
+
+  def __init__(self, view, stats, fs, funcs, corpus_wide: bool):
+    self.view, self.stats, self.fs, self.funcs = view, stats, fs, funcs
+    self.all = (views.model_rows(view, stats, fs, funcs, np.arange(len(fs)))
+                if corpus_wide else None)
+
+  def __call__(self, rows):
+    if self.all is None:
+      return views.model_rows(self.view, self.stats, self.fs, self.funcs,
+                              rows)
+    take = (np.unique(self.fs.utterance[rows]) if self.view.per_utterance
+            else rows)  # per utterance: row u of the corpus is utterance u
+    return tuple(a[take] for a in self.all)
+
+
+def plan(config, fs, seeds: Sequence[int], skip=frozenset(),
+         funcs: views.Functionals | None = None) -> list[FoldRun]:
   """The FoldRuns of every seed's chosen folds, except (seed, fold) pairs in
-  `skip` (finished earlier). Folds that several seeds share (leave-one-
-  speaker-out) share their arrays, so a batch holds each fold's rows once."""
-  prepared: dict[str, tuple] = {}
+  `skip` (finished earlier). `funcs`: the corpus's functionals, for views
+  that use them. Folds that several seeds share (leave-one-speaker-out)
+  share their arrays, so a batch holds each fold's rows once."""
+  view = views.of(config)
   corpus_wide = None
   if config.normalize in ('speaker', 'none'):
-    # Statistics that do not depend on the fold (each speaker's own, or
-    # none): standardise the corpus once; a fold takes its rows.
-    stats = normalize.fit_normalizer(fs.x, config.normalize,
-                                     speaker=fs.speaker)
-    corpus_wide = (stats, normalize.apply_normalizer(stats, fs.x,
-                                                     speaker=fs.speaker))
+    corpus_wide = _Rows(view, views.fit(view, config.normalize, fs, funcs,
+                                        None), fs, funcs, True)
+  prepared: dict[str, tuple] = {}
   out = []
   for seed in seeds:
     folds, chosen = fold_plan(config, fs, seed)
@@ -123,23 +148,25 @@ def plan(config, fs, seeds: Sequence[int], skip=frozenset()
         fit_rows, fitness_rows = splits.validation_split(
             train_rows, fs.utterance, fs.label, config.validation_fraction,
             seed + i)
-      key = _rows_key(train_rows, fit_rows, fitness_rows)
+      key = _rows_key(train_rows, fit_rows, fitness_rows, test_rows)
       if key not in prepared:
-        if corpus_wide is not None:
-          stats, prep = corpus_wide[0], corpus_wide[1].__getitem__
-        else:  # the training fold's statistics
-          stats = normalize.fit_normalizer(fs.x, config.normalize,
-                                           rows=train_rows)
-          prep = lambda rows, stats=stats: normalize.apply_normalizer(
-              stats, fs.x[rows], speaker=fs.speaker[rows])
-        prepared[key] = (stats, prep(fit_rows), None if fitness_rows is None
-                         else prep(fitness_rows))
-      stats, x_fit, fitness_x = prepared[key]
+        rows = corpus_wide or _Rows(view, views.fit(
+            view, config.normalize, fs, funcs, train_rows), fs, funcs, False)
+        x_fit, y_fit, _ = rows(fit_rows)
+        fitness_x = fitness_y = None
+        if fitness_rows is not None:
+          fitness_x, fitness_y, _ = rows(fitness_rows)
+        prepared[key] = (rows.stats, x_fit, y_fit, fitness_x, fitness_y,
+                         *rows(test_rows))
+      (stats, x_fit, y_fit, fitness_x, fitness_y, x_test, y_test,
+       utt_test) = prepared[key]
       out.append(FoldRun(
           seed=seed, fold=i, key=jax.random.fold_in(fold_keys, i),
           train_rows=train_rows, test_rows=test_rows, fit_rows=fit_rows,
           fitness_rows=fitness_rows, n_fold_rows=n_fold_rows, stats=stats,
-          x_fit=x_fit, fitness_x=fitness_x))
+          x_fit=x_fit, y_fit=y_fit, fitness_x=fitness_x,
+          fitness_y=fitness_y, x_test=x_test, y_test=y_test,
+          utt_test=utt_test))
   return out
 
 
@@ -149,7 +176,7 @@ def check(config, fs, plans: Sequence[FoldRun], src=None) -> None:
   num_classes = len(fs.class_names)
   for p in plans:
     try:
-      evolve.validate(config, p.x_fit, fs.label[p.fit_rows], num_classes)
+      evolve.validate(config, p.x_fit, p.y_fit, num_classes)
     except ValueError as e:
       raise ValueError(f'{p.name}: {e}') from None
   if src is not None:
@@ -164,12 +191,18 @@ def batch_id(names: Sequence[str]) -> str:
   return hashlib.sha256('\n'.join(names).encode()).hexdigest()[:10]
 
 
-def source_runs(config, src, seeds: Sequence[int]) -> list[runs_lib.Run]:
+def source_stats(config, src, src_funcs=None):
+  """The source's normalisers, fitted on all of it (it trains on all)."""
+  return views.fit(views.of(config), config.normalize, src, src_funcs, None)
+
+
+def source_runs(config, src, seeds: Sequence[int], src_funcs=None
+                ) -> list[runs_lib.Run]:
   """One source evolution per seed on all of the (pooled) source set."""
-  stats = normalize.fit_normalizer(src.x, config.normalize,
-                                   speaker=src.speaker)
-  x = normalize.apply_normalizer(stats, src.x, speaker=src.speaker)
-  return [runs_lib.Run(key=keys_of(s)[0], x=x, y=src.label,
+  view = views.of(config)
+  x, y, _ = views.model_rows(view, source_stats(config, src, src_funcs), src,
+                             src_funcs, np.arange(len(src)))
+  return [runs_lib.Run(key=keys_of(s)[0], x=x, y=y,
                        num_classes=len(src.class_names),
                        name=f'source, seed {s}') for s in seeds]
 
@@ -188,12 +221,9 @@ def target_runs(config, fs, plans: Sequence[FoldRun],
           source.params, source.best_genotype, config,
           key=jax.random.fold_in(p.key, 1), num_classes=num_classes)
     out.append(runs_lib.Run(
-        key=p.key, x=p.x_fit, y=fs.label[p.fit_rows],
-        fitness_x=p.fitness_x,
-        fitness_y=None if p.fitness_rows is None else fs.label[
-            p.fitness_rows],
-        frozen=frozen, init_params=init_params, num_classes=num_classes,
-        name=p.name))
+        key=p.key, x=p.x_fit, y=p.y_fit, fitness_x=p.fitness_x,
+        fitness_y=p.fitness_y, frozen=frozen, init_params=init_params,
+        num_classes=num_classes, name=p.name))
   return out
 
 
@@ -226,36 +256,33 @@ def score(config, fs, plans: Sequence[FoldRun], results
   scores and each run's scored pathways int32[k, L, N]."""
   members = []
   for p, r in zip(plans, results):
-    fx = p.x_fit if p.fitness_x is None else p.fitness_x
-    fy = fs.label[p.fit_rows if p.fitness_rows is None else p.fitness_rows]
+    fx, fy = ((p.x_fit, p.y_fit) if p.fitness_x is None else
+              (p.fitness_x, p.fitness_y))
     members.append(scoring_genotypes(config, r, fx, fy))
-  tests = [normalize.apply_normalizer(p.stats, fs.x[p.test_rows],
-                                      speaker=fs.speaker[p.test_rows])
-           for p in plans]
   log_probs = runs_lib.log_probs(
       config, [r.params for r in results], members,
-      [r.frozen_slots for r in results], tests)
+      [r.frozen_slots for r in results], [p.x_test for p in plans])
   num_classes = len(fs.class_names)
   out = []
   for p, r, genotypes, lp_members in zip(plans, results, members, log_probs):
     lp = ensemble.mean_probability(lp_members)  # member 0 itself when k = 1
-    y_test = fs.label[p.test_rows]
     scores = {
-        'fold': p.fold, 'seed': p.seed, 'n_train_rows': int(p.fit_rows.size),
+        'fold': p.fold, 'seed': p.seed, 'n_train_rows': int(len(p.x_fit)),
         'n_fold_train_rows': p.n_fold_rows,
         'n_train_utterances': int(np.unique(fs.utterance[p.train_rows]).size),
-        'n_fitness_rows': int(p.fitness_rows.size if p.fitness_rows is not None
-                              else p.fit_rows.size),
-        'n_test_rows': int(p.test_rows.size),
-        'segment': metrics.segment_scores(y_test, lp.argmax(1), num_classes),
-        'utterance': metrics.utterance_scores(
-            lp, y_test, fs.utterance[p.test_rows], num_classes),
+        'n_fitness_rows': int(len(p.x_fit if p.fitness_x is None else
+                                  p.fitness_x)),
+        'n_test_rows': int(len(p.x_test)),
+        'segment': metrics.segment_scores(p.y_test, lp.argmax(1),
+                                          num_classes),
+        'utterance': metrics.utterance_scores(lp, p.y_test, p.utt_test,
+                                              num_classes),
         'best_genotype': r.best_genotype, 'best_fitness': r.best_fitness,
         'ensemble_size': len(genotypes),
         'history': dict(r.history), 'steps_per_pathway': r.steps_per_pathway,
     }
     if len(genotypes) > 1:  # the best pathway (member 0) alone, paired
       scores['single_best_utterance'] = metrics.utterance_scores(
-          lp_members[0], y_test, fs.utterance[p.test_rows], num_classes)
+          lp_members[0], p.y_test, p.utt_test, num_classes)
     out.append(scores)
   return out, members

@@ -51,6 +51,7 @@ from experiments import normalize
 from experiments import plots
 from experiments import protocol
 from experiments import tensorboard
+from experiments import views
 from experiments import workdir as workdir_lib
 from experiments.configs import default as default_config
 from pathnet_jax import augment as augment_lib
@@ -129,6 +130,11 @@ def check_config(config) -> None:
                      f'{config.fitness!r}')
   if config.normalize not in normalize.MODES:
     raise ValueError(f'config.normalize must be one of {normalize.MODES}')
+  view = views.of(config)  # an unknown view: one error naming the choices
+  if view.functionals and config.modality != 'audio':
+    raise ValueError(f'model.input_view={config.model.input_view!r} needs '
+                     "audio (openSMILE functionals); config.modality is "
+                     f'{config.modality!r}')
   if not 0 < float(config.get('train_fraction', 1.0)) <= 1:
     raise ValueError('config.train_fraction must be in (0, 1], got '
                      f'{config.train_fraction}')
@@ -274,6 +280,19 @@ def load_task(config):
   return target, source
 
 
+def load_functionals(config, target, source):
+  """(target's, source's or None) functionals for a view that uses them
+  (experiments/views.py), else (None, None)."""
+  feature_set = views.of(config).functionals
+  if feature_set is None:
+    return None, None
+  funcs = views.load_functionals(config.target, config, target, feature_set)
+  if source is None:
+    return funcs, None
+  return funcs, views.load_functionals('+'.join(config.sources), config,
+                                       source, feature_set)
+
+
 def member_log_probs(config, params, genotypes, frozen_slots, x_test
                      ) -> np.ndarray:
   """[k, n, C] log-probabilities of each pathway of `genotypes` [k, L, N]."""
@@ -358,16 +377,26 @@ def save_model(model_dir, config, params, genotype, frozen_slots, stats,
 
 def _write_model_files(model_dir, config, params, genotype, frozen_slots,
                        stats, class_names) -> None:
+  """stats: the segment normaliser, or (segment, functionals) normalisers
+  (either may be None) of a view (experiments/views.py)."""
   ckpt_lib.save_pytree(os.path.join(model_dir, 'params'), params)
-  workdir_lib.write_atomically(
-      os.path.join(model_dir, 'normalizer.npz'),
-      lambda tmp: np.savez(tmp, mode=stats.mode, mean=stats.mean,
-                           std=stats.std))
+  seg_stats, func_stats = (
+      (stats, None) if isinstance(stats, normalize.NormStats) else stats)
+  for name, st in (('normalizer.npz', seg_stats),
+                   ('functionals_normalizer.npz', func_stats)):
+    if st is not None:
+      workdir_lib.write_atomically(
+          os.path.join(model_dir, name),
+          lambda tmp, st=st: np.savez(tmp, mode=st.mode, mean=st.mean,
+                                      std=st.std))
+  feature_set = views.of(config).functionals
   meta = {'genotype': np.asarray(genotype).tolist(),
           'frozen_slots': (None if frozen_slots is None else
                            [np.asarray(a).tolist() for a in frozen_slots]),
           'class_names': list(class_names),
           'feature_params': data.feature_params(config.modality),
+          'functionals_params': None if feature_set is None else
+                                data.functionals_params(feature_set),
           'config': config.to_dict()}
   write_json(os.path.join(model_dir, 'meta.json'), meta)
 
@@ -442,9 +471,10 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   check_config(config)
   start = time.perf_counter()
   fs, src = load_task(config)
+  funcs, src_funcs = load_functionals(config, fs, src)
   finished = _finished_folds(config, fs, workdir)
   plans = protocol.plan(config, fs, protocol.seeds_of(config),
-                        skip=set(finished))
+                        skip=set(finished), funcs=funcs)
   protocol.check(config, fs, plans, src)
   with hold_workdir(workdir), contextlib.ExitStack() as stack:
     claim_workdir(config, workdir)
@@ -454,7 +484,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
         seed_dir(config, workdir, seed), jax.process_index()))
               for seed in protocol.seeds_of(config)}
     return _evolve_and_score(config, workdir, fs, src, plans, finished, start,
-                             events)
+                             events, src_funcs)
 
 
 def _evolve_batch(config, runs, workdir: str, phase: str, events=()):
@@ -469,7 +499,7 @@ def _evolve_batch(config, runs, workdir: str, phase: str, events=()):
 
 
 def _evolve_and_score(config, workdir, fs, src, plans, finished, start,
-                      events):
+                      events, src_funcs=None):
   seeds = protocol.seeds_of(config)
   timings = {'load_s': time.perf_counter() - start}
   skipped = {'target': data.skipped_files(fs),
@@ -477,7 +507,7 @@ def _evolve_and_score(config, workdir, fs, src, plans, finished, start,
   sources = None
   if config.task != 'scratch':
     t0 = time.perf_counter()
-    source_runs = protocol.source_runs(config, src, seeds)
+    source_runs = protocol.source_runs(config, src, seeds, src_funcs)
     sources = dict(zip(seeds, _evolve_batch(
         config, source_runs, os.path.join(workdir, 'source', 'checkpoints'),
         'source', [(events[s], 'source') for s in seeds])))

@@ -60,11 +60,12 @@ def _layer_shapes(mc, input_shape):
                      f'{module_type!r}')
   m, u = mc.num_modules, mc.module_units
   view = mc.get('input_view', 'segment')
-  if view not in INPUT_VIEWS:
+  flat = len(input_shape) == 1  # rows the caller made (e.g. functionals):
+  if view not in INPUT_VIEWS and not flat:  # their view is taken already
     raise ValueError(f'model.input_view must be one of {INPUT_VIEWS}, got '
                      f'{view!r}')
   if module_type == 'dense':
-    if view in POOLED_STATS:
+    if view in POOLED_STATS and not flat:
       input_shape = (input_shape[0], POOLED_STATS[view], input_shape[2])
     d_in = int(math.prod(input_shape))
     return [(m, d_in if l == 0 else u, u) for l in range(mc.num_layers)]
