@@ -150,3 +150,22 @@ def test_functionals_need_audio(corpus):
   config = _with_view(config, 'functionals:eGeMAPSv02', modality='image')
   with pytest.raises(ValueError, match='needs audio'):
     train.check_config(config)
+
+
+def test_chosen_config_is_improved_speaker_with_the_joined_compare_view():
+  from experiments.configs import improved_compare, improved_speaker
+  chosen, base = improved_compare.get_config(), improved_speaker.get_config()
+  assert views.of(chosen) == views.parse('time_pooled+functionals:ComParE_2016')
+  chosen.model.input_view = base.model.input_view
+  assert chosen.to_dict() == base.to_dict()
+
+
+def test_chosen_transfer_config_is_a_rav_emo_with_the_chosen_settings():
+  from experiments.configs import a_rav_emo_compare, improved_compare
+  transfer = a_rav_emo_compare.get_config()
+  assert (transfer.task, tuple(transfer.sources), transfer.target) == (
+      'transfer', ('ravdess',), 'emodb')
+  # Everything but the task and sources is the scratch twin's.
+  scratch = improved_compare.get_config()
+  transfer.task, transfer.sources = scratch.task, scratch.sources
+  assert transfer.to_dict() == scratch.to_dict()
