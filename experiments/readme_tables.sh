@@ -4,7 +4,8 @@
 # marker comments in docs/results.md, and nothing outside them changes:
 #   <!-- BEGIN readme_tables.sh NAME --> ... <!-- END readme_tables.sh NAME -->
 #   NAME: cross_corpus (RAVDESS ⇄ EMO-DB transfer), curves (learning curves and
-#   docs/curve_*.png), anchor (PathNet and the CNN against the openSMILE anchor).
+#   docs/curve_*.png), anchor (PathNet and the CNN against the openSMILE anchor),
+#   issue20 (the variant chosen on training speakers, its transfer rows).
 # The run commands are beside the blocks in docs/results.md. A run that is
 # absent is left out of its row, a row with no run is skipped, a table with no
 # row is left out, a table whose anchor is absent has no comparison columns,
@@ -14,13 +15,19 @@
 # folder is missing, a marker pair is missing or a table fails to build.
 #   bash experiments/readme_tables.sh
 #   RUNS=/elsewhere/runs RESULTS_MD=/tmp/results.md bash experiments/readme_tables.sh
+#   BLOCKS=issue20 bash experiments/readme_tables.sh   # that block only
 # RUNS: the runs folder (default runs/); RESULTS_MD: the file to rewrite
-# (default docs/results.md); the PNGs go to RESULTS_MD's folder.
+# (default docs/results.md); the PNGs go to RESULTS_MD's folder; BLOCKS: the
+# blocks to rewrite (default all), the others are left as they are.
 set -u
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-runs}
 RESULTS_MD=${RESULTS_MD:-docs/results.md}
-BLOCKS="cross_corpus curves anchor"
+ALL_BLOCKS="cross_corpus curves anchor issue20"
+BLOCKS=${BLOCKS:-$ALL_BLOCKS}
+for b in $BLOCKS; do
+  case " $ALL_BLOCKS " in *" $b "*) ;; *) echo "error: unknown block '$b' in BLOCKS (blocks: $ALL_BLOCKS)" >&2; exit 1;; esac
+done
 die() { echo "error: $*" >&2; exit 1; }
 [ -d "$RUNS" ] || die "no runs folder '$RUNS' (set RUNS=DIR): refusing to overwrite $RESULTS_MD with empty tables"
 [ -f "$RESULTS_MD" ] || die "$RESULTS_MD not found"
@@ -70,6 +77,8 @@ curve() {
   [ $has_base = 1 ] && args+=("--baseline=$baseline")
   python -m experiments.curves --out="$TMP/$png" --title="$title" "${args[@]}"
 }
+# seed_dirs WORKDIR...: the seed_<s>/results.json of --config.seeds runs that exist
+seed_dirs() { local w args=(); for w in "$@"; do args+=($RUNS/$w/seed_{0,1,2}/results.json); done; files "${args[@]}"; }
 # lc1 LC FULL: seed 1's full-data run, only once seed 1's curve runs exist
 lc1() { [ -f $RUNS/${1}_s1_f0.1/results.json ] && echo $RUNS/${2}_s1/results.json; }
 
@@ -153,6 +162,37 @@ section '**RAVDESS, leave-one-speaker-out (12 folds)**' \
  "$(row 'CNN from scratch (10 epochs)' "$(seeds rav_cnn_loso 0)")" \
  "$(anchor_rows ravdess speaker_kfold)"
 } > "$TMP/anchor.md"
+
+{
+# Each cell against ComParE + SVM, then against the best speaker-normalised
+# anchor of that cell (the issue's bar; chosen by its mean UA).
+ic='`improved_compare` (chosen on training speakers; transductive)'
+cell() {  # corpus protocol 'workdirs' best_anchor_file best_anchor_label heading table_fn
+  local c=$1 p=$2 w=$3 best=$4 best_label=$5 heading=$6 fn=$7
+  section "$heading, against ComParE + SVM" \
+   $fn "$(files $A/${c}_ComParE_2016_${p}_nospeaker_norm.json)" 'ComParE+SVM' \
+   "$(row "$ic" "$(seed_dirs $w)")" \
+   "$(row "$best_label" "$(files $best)")"
+  section "$heading, against $best_label" \
+   $fn "$(files $best)" "$best_label" \
+   "$(row "$ic" "$(seed_dirs $w)")"
+}
+cell emodb random_kfold ic_emodb_random $A/emodb_eGeMAPSv02_random_kfold_speaker_norm.json \
+ 'eGeMAPS + SVM + speaker norm (transductive)' '**EMO-DB, random 5-fold**' tbl
+cell emodb speaker_kfold 'ic_emodb_loso ic_emodb_loso_s12' $A/emodb_eGeMAPSv02_speaker_kfold_speaker_norm.json \
+ 'eGeMAPS + SVM + speaker norm (transductive)' '**EMO-DB, leave-one-speaker-out**' tbl_seeds
+cell ravdess random_kfold 'ic_ravdess_random ic_ravdess_random_s12' $A/ravdess_ComParE_2016_random_kfold_speaker_norm.json \
+ 'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, random 5-fold**' tbl
+cell ravdess speaker_kfold 'ic_ravdess_loso ic_ravdess_loso_s12' $A/ravdess_ComParE_2016_speaker_kfold_speaker_norm.json \
+ 'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, leave-one-speaker-out**' tbl_seeds
+for f in 0.1 0.25 1.0; do
+  scratch=ic_emo_scratch_f$f; [ $f = 1.0 ] && scratch=ic_emodb_random
+  pct=$(python -c "print(f'{100 * $f:g} %')")
+  section "**RAVDESS → EMO-DB with \`improved_compare\`, EMO-DB random 5-fold, $pct of each training fold's utterances**" \
+   tbl "$(seed_dirs $scratch)" '`improved_compare` scratch' \
+   "$(row '`improved_compare` transfer RAVDESS → EMO-DB' "$(seed_dirs ic_rav_emo_f$f)")"
+done
+} > "$TMP/issue20.md"
 
 [ -e "$TMP/failed" ] && die "a table failed to build (see above); $RESULTS_MD left unchanged"
 written="" kept=""

@@ -9,11 +9,11 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / 'experiments' / 'readme_tables.sh'
-BLOCKS = ('cross_corpus', 'curves', 'anchor')
+BLOCKS = ('cross_corpus', 'curves', 'anchor', 'issue20')
 
 
-def _run(tmp_path, runs, doc):
-  env = dict(os.environ, RUNS=str(runs), RESULTS_MD=str(doc),
+def _run(tmp_path, runs, doc, **extra_env):
+  env = dict(os.environ, RUNS=str(runs), RESULTS_MD=str(doc), **extra_env,
              PATH=os.path.dirname(sys.executable) + os.pathsep
              + os.environ.get('PATH', ''),
              PYTHONPATH=str(ROOT))
@@ -58,19 +58,28 @@ def test_without_a_runs_folder_it_refuses_in_one_line(tmp_path):
   assert doc.read_bytes() == before
 
 
-def test_it_rewrites_only_the_blocks_that_have_runs(tmp_path):
-  runs = tmp_path / 'runs'
-  for name, seed, uas in (('improved_random_s0', 0, [0.6, 0.7]),
-                          ('a_rav_emo_improved_s0', 0, [0.7, 0.8])):
+def _write_runs(runs, named_uas):
+  for name, uas in named_uas:
     (runs / name).mkdir(parents=True)
     (runs / name / 'results.json').write_text(json.dumps({
-        'seed': seed, 'config': {}, 'timings': {'total_s': 60.0},
+        'seed': 0, 'config': {}, 'timings': {'total_s': 60.0},
         'folds': [{'fold': i, 'n_train_utterances': 40,
                    'utterance': {'ua': ua, 'wa': ua, 'n': 10}}
                   for i, ua in enumerate(uas)]}))
+
+
+def _copy_results_md(tmp_path):
   doc = tmp_path / 'docs' / 'results.md'
   doc.parent.mkdir()
   shutil.copy(ROOT / 'docs' / 'results.md', doc)
+  return doc
+
+
+def test_it_rewrites_only_the_blocks_that_have_runs(tmp_path):
+  runs = tmp_path / 'runs'
+  _write_runs(runs, [('improved_random_s0', [0.6, 0.7]),
+                     ('a_rav_emo_improved_s0', [0.7, 0.8])])
+  doc = _copy_results_md(tmp_path)
   before = doc.read_text(encoding='utf-8')
 
   proc = _run(tmp_path, runs, doc)
@@ -83,3 +92,34 @@ def test_it_rewrites_only_the_blocks_that_have_runs(tmp_path):
   assert 'EMO-DB → RAVDESS' not in cross  # a table with no run is left out
   assert '| `improved` | 2 × 1 |' in _block(after, 'anchor')
   assert (doc.parent / 'curve_ravdess_to_emodb.png').is_file()
+
+
+def test_blocks_setting_rewrites_only_the_named_block(tmp_path):
+  runs = tmp_path / 'runs'
+  _write_runs(runs, [('improved_random_s0', [0.6, 0.7]),  # an anchor-block run
+                     ('ic_emo_scratch_f0.25/seed_0', [0.6, 0.7]),
+                     ('ic_rav_emo_f0.25/seed_0', [0.7, 0.9])])
+  doc = _copy_results_md(tmp_path)
+  before = doc.read_text(encoding='utf-8')
+
+  proc = _run(tmp_path, runs, doc, BLOCKS='issue20')
+  assert proc.returncode == 0, proc.stderr
+  after = doc.read_text(encoding='utf-8')
+  for name in ('cross_corpus', 'curves', 'anchor'):
+    assert _block(after, name) == _block(before, name)
+  block = _block(after, 'issue20')
+  assert '25 % of each training fold' in block
+  assert ('| `improved_compare` transfer RAVDESS → EMO-DB | 2 × 1 | '
+          '0.800 ± 0.100 | 0.800 ± 0.100 | 1.0 min | +0.150 (2/0) |') in block
+
+
+def test_an_unknown_block_name_is_one_error_line(tmp_path):
+  doc = _copy_results_md(tmp_path)
+  before = doc.read_bytes()
+  (tmp_path / 'runs').mkdir()
+  proc = _run(tmp_path, tmp_path / 'runs', doc, BLOCKS='nope')
+  assert proc.returncode == 1
+  assert proc.stderr.strip() == (
+      "error: unknown block 'nope' in BLOCKS (blocks: cross_corpus curves "
+      'anchor issue20)')
+  assert doc.read_bytes() == before
