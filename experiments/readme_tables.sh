@@ -183,7 +183,7 @@ cell emodb speaker_kfold 'ic_emodb_loso ic_emodb_loso_s12' $A/emodb_eGeMAPSv02_s
  'eGeMAPS + SVM + speaker norm (transductive)' '**EMO-DB, leave-one-speaker-out**' tbl_seeds
 cell ravdess random_kfold 'ic_ravdess_random ic_ravdess_random_s12' $A/ravdess_ComParE_2016_random_kfold_speaker_norm.json \
  'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, random 5-fold**' tbl
-cell ravdess speaker_kfold 'ic_ravdess_loso ic_ravdess_loso_s12' $A/ravdess_ComParE_2016_speaker_kfold_speaker_norm.json \
+cell ravdess speaker_kfold ic_ravdess_loso $A/ravdess_ComParE_2016_speaker_kfold_speaker_norm.json \
  'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, leave-one-speaker-out**' tbl_seeds
 for f in 0.1 0.25 1.0; do
   scratch=ic_emo_scratch_f$f; [ $f = 1.0 ] && scratch=ic_emodb_random
@@ -192,6 +192,11 @@ for f in 0.1 0.25 1.0; do
    tbl "$(seed_dirs $scratch)" '`improved_compare` scratch' \
    "$(row '`improved_compare` transfer RAVDESS → EMO-DB' "$(seed_dirs ic_rav_emo_f$f)")"
 done
+ic_curve() { seed_dirs $1_f0.1 $1_f0.25 $2; }
+section 'Learning curves, RAVDESS → EMO-DB with `improved_compare`: ![learning curve, improved_compare](curve_issue20_ravdess_to_emodb.png)' \
+ curve curve_issue20_ravdess_to_emodb.png 'RAVDESS → EMO-DB, improved_compare: EMO-DB utterance UA, random 5-fold' '`improved_compare` scratch' \
+ "\`improved_compare\` transfer|$(ic_curve ic_rav_emo ic_rav_emo_f1.0)" \
+ "\`improved_compare\` scratch|$(ic_curve ic_emo_scratch ic_emodb_random)"
 } > "$TMP/issue20.md"
 
 [ -e "$TMP/failed" ] && die "a table failed to build (see above); $RESULTS_MD left unchanged"
