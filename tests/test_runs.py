@@ -86,8 +86,22 @@ def test_transfer_runs_with_different_frozen_modules_equal_alone():
     run.frozen, run.init_params = transfer.freeze(
         source.params, genotype, cfg, key=jax.random.key(i), num_classes=3)
   assert batch[1].frozen.sum() < batch[0].frozen.sum()  # widths differ
-  for run, result in zip(batch, runs.evolve_runs(cfg, batch)):
-    _assert_same_run(result, _alone(cfg, run))
+  widest, widened = runs.evolve_runs(cfg, batch)
+  _assert_same_run(widest, _alone(cfg, batch[0]))
+  # The narrower frozen set is padded with weight-0 slots. Its sums are then
+  # longer, and XLA:CPU may associate them differently on some hosts (seen:
+  # 1 ulp in the head after 3 generations), so it equals its run alone only up
+  # to rounding: the same genotypes and fitness, parameters to float32
+  # rounding.
+  alone = _alone(cfg, batch[1])
+  np.testing.assert_array_equal(widened.state.ga.genotypes,
+                                alone.state.ga.genotypes)
+  np.testing.assert_array_equal(widened.history['best_fitness'],
+                                alone.history['best_fitness'])
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+      widened.params, alone.params)
+  for run, result in zip(batch, (widest, widened)):
     np.testing.assert_array_equal(
         np.asarray(result.params['layers'][0]['w'])[run.frozen[0]],
         np.asarray(run.init_params['layers'][0]['w'])[run.frozen[0]])
