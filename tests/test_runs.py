@@ -23,6 +23,17 @@ def _assert_same_run(batched, alone):
   assert batched.steps_per_pathway == alone.steps_per_pathway
 
 
+def _assert_same_run_up_to_rounding(batched, alone, rtol, atol):
+  """The same genotypes and fitness history; weights within rtol/atol."""
+  np.testing.assert_array_equal(batched.state.ga.genotypes,
+                                alone.state.ga.genotypes)
+  np.testing.assert_array_equal(batched.history['best_fitness'],
+                                alone.history['best_fitness'])
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=rtol, atol=atol),
+      batched.params, alone.params)
+
+
 def _runs(sizes=(30, 70, 50), seed=0):
   """Runs of different row counts (and so step counts) on one task."""
   x, y = tinyconfig.blobs(n=max(sizes), num_classes=3, seed=seed)
@@ -57,14 +68,8 @@ def test_vmapped_runs_equal_the_runs_alone_up_to_rounding():
   batch = _runs()
   results = runs.evolve_runs(cfg, batch, batching='vmap')
   for run, result in zip(batch, results):
-    alone = _alone(cfg, run)
-    np.testing.assert_array_equal(result.state.ga.genotypes,
-                                  alone.state.ga.genotypes)
-    np.testing.assert_array_equal(result.history['best_fitness'],
-                                  alone.history['best_fitness'])
-    jax.tree_util.tree_map(
-        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
-        result.params, alone.params)
+    _assert_same_run_up_to_rounding(result, _alone(cfg, run), rtol=1e-4,
+                                    atol=1e-6)
 
 
 def test_validation_fitness_rows_of_different_counts_equal_alone():
@@ -93,14 +98,8 @@ def test_transfer_runs_with_different_frozen_modules_equal_alone():
   # 1 ulp in the head after 3 generations), so it equals its run alone only up
   # to rounding: the same genotypes and fitness, parameters to float32
   # rounding.
-  alone = _alone(cfg, batch[1])
-  np.testing.assert_array_equal(widened.state.ga.genotypes,
-                                alone.state.ga.genotypes)
-  np.testing.assert_array_equal(widened.history['best_fitness'],
-                                alone.history['best_fitness'])
-  jax.tree_util.tree_map(
-      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
-      widened.params, alone.params)
+  _assert_same_run_up_to_rounding(widened, _alone(cfg, batch[1]), rtol=1e-5,
+                                  atol=1e-7)
   for run, result in zip(batch, (widest, widened)):
     np.testing.assert_array_equal(
         np.asarray(result.params['layers'][0]['w'])[run.frozen[0]],
