@@ -21,13 +21,13 @@ import jax
 from ml_collections import config_flags
 import numpy as np
 
-from experiments import cli
-from experiments import data
-from experiments import protocol
-from experiments import splits
-from experiments import views
+from experiments.lib import cli
+from experiments.lib import data
+from experiments.lib import protocol
+from experiments.lib import splits
+from experiments.lib import views
 from experiments import train as train_binary
-from experiments import workdir as workdir_lib
+from experiments.lib import workdir as workdir_lib
 from pathnet_jax import augment as augment_lib
 from pathnet_jax import ensemble
 from pathnet_jax import metrics
@@ -60,7 +60,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     'ensemble3': {'ensemble_size': 3},
     'ensemble5': {'ensemble_size': 5},
     'ensemble10': {'ensemble_size': 10},
-    # Utterance views (experiments/views.py; issue 20): the anchor's
+    # Utterance views (experiments/lib/views.py; issue 20): the anchor's
     # openSMILE functionals as layer-1 input, alone or joined to each
     # segment's time-pooled log-mel.
     'egemaps': {'model.input_view': 'functionals:eGeMAPSv02'},

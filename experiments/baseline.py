@@ -14,7 +14,7 @@ that speaker's own mean and std, labels unused: TRANSDUCTIVE for the test
 speaker (its unlabelled test utterances give its statistics), common
 practice in speaker-independent emotion recognition.
 
-Folds are exactly those PathNet uses: experiments.splits makes them on the
+Folds are exactly those PathNet uses: experiments.lib.splits makes them on the
 corpus's log-mel segment set (same protocol, n_splits and seed as
 experiments.train), and they are carried to utterances by utterance id, so
 every method is tested on the same recordings of each fold. --seeds repeats
@@ -47,10 +47,10 @@ from sklearn import pipeline
 from sklearn import preprocessing
 from sklearn import svm
 
-from experiments import cli
-from experiments import data
-from experiments import normalize
-from experiments import splits
+from experiments.lib import cli
+from experiments.lib import data
+from experiments.lib import normalize
+from experiments.lib import splits
 from experiments import stats
 from pathnet_jax import metrics
 
@@ -211,10 +211,10 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
              on_error: str = data.DEFAULT_ON_ERROR,
              max_skipped_fraction_files: float = data.DEFAULT_MAX_SKIPPED_FRACTION
              ) -> dict[str, Any]:
-  """A baseline on a corpus spec (experiments.data), on PathNet's folds.
+  """A baseline on a corpus spec (experiments.lib.data), on PathNet's folds.
 
   on_error, max_skipped_fraction_files: what an unreadable corpus file does
-  (experiments/data.py).
+  (experiments/lib/data.py).
 
   Returns:
     the run's settings, 'per_fold' (folds x seeds), 'aggregate'

@@ -54,15 +54,16 @@ import ml_collections
 import numpy as np
 
 from data_prep import store
-from experiments import cnn
+from experiments.lib import cnn
 from experiments import finetune
-from experiments import normalize
-from experiments import splits
+from experiments.lib import normalize
+from experiments.lib import splits
 from experiments.benchmarks import protocol as protocol_item
 from experiments.benchmarks import speedup
 from experiments.configs import default
 from experiments.configs import finetune as finetune_config
 from pathnet_jax import evolve
+from pathnet_jax import generation as gen_lib
 from pathnet_jax import metrics
 from pathnet_jax import model as model_lib
 from pathnet_jax import parallel
@@ -254,7 +255,7 @@ def train_call(sizes: Sizes, num_pathways: int, mode: str, compute: str,
                steps: int, mesh=None):
   """(jitted fn, its args): train `num_pathways` pathways `steps` steps.
 
-  With a mesh the call is sharded exactly as evolve.generation shards it.
+  With a mesh the call is sharded exactly as gen_lib.generation shards it.
   """
   cfg = pathnet_config(sizes)
   tx = train_lib.make_optimizer(cfg)
@@ -427,8 +428,8 @@ def fitness_race(config, x, y, x_test, budget_s: float) -> dict[str, Any]:
   tx = train_lib.make_optimizer(config)
   params = model_lib.init(jax.random.key(0), config, x.shape[1:],
                           int(np.max(y)) + 1)
-  state = evolve.init_state(jax.random.key(1), config, params, tx)
-  fn, steps = evolve.make_generation_fn(config, tx, x.shape[0])
+  state = gen_lib.init_state(jax.random.key(1), config, params, tx)
+  fn, steps = gen_lib.make_generation_fn(config, tx, x.shape[0])
   xd, yd = jnp.asarray(x), jnp.asarray(y, jnp.int32)
   frozen = jnp.zeros((config.model.num_layers, config.model.num_modules), bool)
   t0 = time.perf_counter()

@@ -23,8 +23,8 @@ from typing import Any, Sequence
 from absl import flags
 import numpy as np
 
-from experiments import cli
-from experiments import plots
+from experiments.lib import cli
+from experiments.lib import plots
 from experiments import stats
 from experiments import table
 

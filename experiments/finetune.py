@@ -28,14 +28,14 @@ import jax
 import numpy as np
 from ml_collections import config_flags
 
-from experiments import cli
-from experiments import cnn
-from experiments import data
-from experiments import normalize
-from experiments import plots
-from experiments import splits
-from experiments import tensorboard
-from experiments import workdir as workdir_lib
+from experiments.lib import cli
+from experiments.lib import cnn
+from experiments.lib import data
+from experiments.lib import normalize
+from experiments.lib import plots
+from experiments.lib import splits
+from experiments.lib import tensorboard
+from experiments.lib import workdir as workdir_lib
 from pathnet_jax import metrics
 
 
@@ -171,7 +171,7 @@ def scalar_tags(n_folds: int, source: bool, validation: bool) -> list[str]:
 
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Cross-validates the (pre-trained and) fine-tuned CNN; writes workdir,
-  which it holds alone (experiments/workdir.py) while it runs."""
+  which it holds alone (experiments/lib/workdir.py) while it runs."""
   # A rerun starts over, so do its TensorBoard curves (replace=True).
   with workdir_lib.exclusive(workdir), tensorboard.writer(
       workdir, jax.process_index(), replace=True) as events:

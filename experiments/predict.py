@@ -29,11 +29,11 @@ from absl import logging
 import ml_collections
 import numpy as np
 
-from experiments import cli
-from experiments import normalize
+from experiments.lib import cli
+from experiments.lib import normalize
 from experiments import train as train_binary
-from experiments import views
-from experiments import workdir as workdir_lib
+from experiments.lib import views
+from experiments.lib import workdir as workdir_lib
 from pathnet_jax import model as model_lib
 
 AUDIO_EXTS = ('.wav', '.flac', '.ogg')
@@ -59,7 +59,7 @@ class Model:
   class_names: C names; stats: the training fold's normaliser (None for a
   functionals-only view); config: the run's ConfigDict; feature_params: the
   feature extraction parameters; functionals_stats, functionals_params: the
-  same for a view with openSMILE functionals (experiments/views.py).
+  same for a view with openSMILE functionals (experiments/lib/views.py).
   """
   params: Any
   genotype: np.ndarray
@@ -193,7 +193,7 @@ def model_rows(model: Model, x: np.ndarray | None,
                f: np.ndarray | None = None) -> np.ndarray:
   """What layer 1 sees for one file, as evaluation builds it: its segments
   x [n, H, W, C] normalised (the model's view is taken inside), and/or its
-  functionals f [1, D] (experiments/views.py)."""
+  functionals f [1, D] (experiments/lib/views.py)."""
   view = views.of(model.config)
   fn = None if view.functionals is None else _normalised_functionals(
       model.functionals_stats, f)

@@ -54,12 +54,12 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from data_prep import labels
-from experiments import cli
-from experiments import data
+from experiments.lib import cli
+from experiments.lib import data
 from experiments import finetune
-from experiments import plots
+from experiments.lib import plots
 from experiments import train
-from experiments import workdir as workdir_lib
+from experiments.lib import workdir as workdir_lib
 from experiments.configs import improved
 from pathnet_jax import metrics
 
@@ -208,7 +208,7 @@ def run_config(row: Row, protocol: str, *, data_root: str, cache_dir: str,
 
   pathnet 'improved' turns PathNet rows into configs/improved.py's variant;
   classes (non-empty) keeps only those classes in target and sources;
-  on_error and max_skipped_fraction_files: experiments/data.py.
+  on_error and max_skipped_fraction_files: experiments/lib/data.py.
   """
   c = row_config(row)
   if pathnet not in ('paper', 'improved'):
@@ -453,7 +453,7 @@ def reproduce(out: str, *, data_root: str, rows: Sequence[str] = ROW_NAMES,
     shared_classes_only: keep only the classes common to every corpus of
       the chosen rows.
     on_error, max_skipped_fraction_files: what an unreadable corpus file
-      does in every run (experiments/data.py).
+      does in every run (experiments/lib/data.py).
 
   Returns:
     {row name: {'missing': [...], 'runs': {protocol: results of the first

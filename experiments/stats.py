@@ -1,7 +1,7 @@
 r"""Fold statistics: mean ± std over folds × seeds, paired tests over the same folds.
 
 Two methods evaluated on the same folds (same protocol, seed and rows; see
-experiments/splits.py) give paired scores; the Wilcoxon signed-rank test
+experiments/lib/splits.py) give paired scores; the Wilcoxon signed-rank test
 (scipy.stats.wilcoxon) on their differences says whether one is better.
 With few folds that test cannot be significant at all: 5 pairs never give a
 two-sided p below 0.0625, which is why headline rows use folds × seeds.
@@ -25,7 +25,7 @@ from absl import flags
 import numpy as np
 from scipy import stats as scipy_stats
 
-from experiments import cli
+from experiments.lib import cli
 
 # Differences below this are rounding, not a difference between methods.
 _ZERO = 1e-12

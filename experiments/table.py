@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 from absl import flags
 
-from experiments import cli
+from experiments.lib import cli
 from experiments import stats
 
 

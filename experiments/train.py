@@ -45,19 +45,20 @@ from jax.experimental import multihost_utils
 from ml_collections import config_flags
 import numpy as np
 
-from experiments import cli
-from experiments import data
-from experiments import normalize
-from experiments import plots
-from experiments import protocol
-from experiments import tensorboard
-from experiments import views
-from experiments import workdir as workdir_lib
+from experiments.lib import cli
+from experiments.lib import data
+from experiments.lib import normalize
+from experiments.lib import plots
+from experiments.lib import protocol
+from experiments.lib import tensorboard
+from experiments.lib import views
+from experiments.lib import workdir as workdir_lib
 from experiments.configs import default as default_config
 from pathnet_jax import augment as augment_lib
 from pathnet_jax import checkpoint as ckpt_lib
 from pathnet_jax import ensemble
-from pathnet_jax import evolve
+from pathnet_jax import checks
+from pathnet_jax import generation as gen_lib
 from pathnet_jax import metrics
 from pathnet_jax import parallel
 from pathnet_jax import runs as runs_lib
@@ -121,7 +122,7 @@ def check_config(config) -> None:
   if config.modality not in MODALITIES:
     raise ValueError(f'config.modality must be one of {MODALITIES}, got '
                      f'{config.modality!r}')
-  evolve.validate_config(config)  # model, evolution and optim ranges
+  checks.validate_config(config)  # model, evolution and optim ranges
   if int(config.n_splits) < 0 or int(config.n_splits) == 1:
     raise ValueError(f'config.n_splits must be 0 (protocol default) or >= 2, '
                      f'got {config.n_splits}')
@@ -217,7 +218,7 @@ def _log_progress(phase: str, config, runs: Sequence[Any],
   its TensorBoard writer and tag prefix), every generation's scalars."""
   total = int(config.evolution.generations)
   paths = 2 * int(config.evolution.get('tournaments_per_generation', 1))
-  steps = sum(evolve.steps_for(config, r.x.shape[0]) for r in runs)
+  steps = sum(gen_lib.steps_for(config, r.x.shape[0]) for r in runs)
   t0 = time.perf_counter()
 
   def report(first: int, last: int, history, seconds: float) -> None:
@@ -238,7 +239,7 @@ def _log_progress(phase: str, config, runs: Sequence[Any],
       for i in range(last - first):
         tensorboard.write_scalars(tb, first + i + 1, {
             **{f'{prefix}/evolution/{k}': history[k][r, i]
-               for k in evolve.HISTORY_KEYS},
+               for k in gen_lib.HISTORY_KEYS},
             f'{prefix}/evolution/pathway_steps_per_s': rate}, flush=False)
       tb.flush()
   return report
@@ -282,7 +283,7 @@ def load_task(config):
 
 def load_functionals(config, target, source):
   """(target's, source's or None) functionals for a view that uses them
-  (experiments/views.py), else (None, None)."""
+  (experiments/lib/views.py), else (None, None)."""
   feature_set = views.of(config).functionals
   if feature_set is None:
     return None, None
@@ -378,7 +379,7 @@ def save_model(model_dir, config, params, genotype, frozen_slots, stats,
 def _write_model_files(model_dir, config, params, genotype, frozen_slots,
                        stats, class_names) -> None:
   """stats: the segment normaliser, or (segment, functionals) normalisers
-  (either may be None) of a view (experiments/views.py)."""
+  (either may be None) of a view (experiments/lib/views.py)."""
   ckpt_lib.save_pytree(os.path.join(model_dir, 'params'), params)
   seg_stats, func_stats = (
       (stats, None) if isinstance(stats, normalize.NormStats) else stats)

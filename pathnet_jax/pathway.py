@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 BOUNDARIES = ('wrap', 'clip')
 
@@ -99,3 +100,23 @@ def mutate(key: jax.Array, genotype: jax.Array, num_modules: int,
   if boundary == 'wrap':
     return jnp.mod(moved, num_modules).astype(jnp.int32)
   return jnp.clip(moved, 0, num_modules - 1).astype(jnp.int32)
+
+
+def frozen_slots(frozen: np.ndarray | None, width: int | None = None):
+  """bool[L, M] -> (indices int32[L, F], weights float32[L, F]) or None.
+
+  F = `width`, or the most frozen modules of any layer. Padding entries
+  repeat a real index with weight 0 (see pathway.slots).
+  """
+  if frozen is None:
+    return None
+  frozen = np.asarray(frozen, bool)
+  width = width or max(1, int(frozen.sum(axis=1).max()))
+  idx = np.zeros((frozen.shape[0], width), np.int32)
+  wts = np.zeros((frozen.shape[0], width), np.float32)
+  for l, row in enumerate(frozen):
+    active = np.flatnonzero(row)
+    if active.size:
+      idx[l, :active.size], wts[l, :active.size] = active, 1.0
+      idx[l, active.size:] = active[0]
+  return idx, wts

@@ -9,7 +9,7 @@ shares one compiled program:
   * rows are padded to the batch's largest run and masked (sampling,
     fitness and the step count ignore padding), so shapes do not depend on
     the fold, and a persistent compilation cache serves later protocols;
-  * one call advances runs by K generations (`evolve.generations`, a
+  * one call advances runs by K generations (`gen_lib.generations`, a
     `lax.scan`), K = `evolution.checkpoint_every` (or a tenth of the run);
     logging, progress and checkpoints read the scanned history afterwards;
   * batching (`evolution.run_batching`): 'vmap' advances all R runs in one
@@ -38,7 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from pathnet_jax import checkpoint as ckpt_lib
-from pathnet_jax import evolve as evolve_lib
+from pathnet_jax import checks
+from pathnet_jax import generation as gen_lib
 from pathnet_jax import model as model_lib
 from pathnet_jax import parallel
 from pathnet_jax import pathway
@@ -105,8 +106,8 @@ def _pad(a: np.ndarray, rows: int) -> np.ndarray:
 @dataclasses.dataclass
 class _Prepared:
   """The batch on device: initial states, data, and its static sizes."""
-  states: list[evolve_lib.EvolveState]
-  data: list[evolve_lib.RunData]
+  states: list[gen_lib.EvolveState]
+  data: list[gen_lib.RunData]
   steps: list[int]
   slots: list[tuple[np.ndarray, np.ndarray] | None]
   settings: dict[str, Any]
@@ -120,13 +121,13 @@ def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
     y = np.asarray(run.y)
     num_classes = int(run.num_classes or int(y.max()) + 1)
     try:
-      evolve_lib.validate(config, run.x, y, num_classes)
+      checks.validate(config, run.x, y, num_classes)
     except ValueError as e:
       raise ValueError(f'{run.name}: {e}' if run.name else str(e)) from None
     k_init, k_run = jax.random.split(run.key)
     params = run.init_params if run.init_params is not None else (
         model_lib.init(k_init, config, run.x.shape[1:], num_classes))
-    states.append(evolve_lib.init_state(k_run, config, params, tx))
+    states.append(gen_lib.init_state(k_run, config, params, tx))
     run_params.append(params)
 
   # Layer 1's deterministic view (e.g. time pooling) once per run's rows,
@@ -148,7 +149,7 @@ def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
               for r, p in zip(runs, run_params)]
   size = max(a.shape[0] for a in train_rows)
   fit_size = max(a.shape[0] for a in fit_rows)
-  steps = [evolve_lib.steps_for(config, r.x.shape[0]) for r in runs]
+  steps = [gen_lib.steps_for(config, r.x.shape[0]) for r in runs]
   batch = int(config.optim.batch_size)
   max_passes = max(math.ceil(t * batch / r.x.shape[0])
                    for t, r in zip(steps, runs))
@@ -170,20 +171,20 @@ def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
   for run, x, fx, t in zip(runs, train_rows, fit_rows, steps):
     frozen = (np.zeros((num_layers, m), bool) if run.frozen is None
               else np.asarray(run.frozen, bool))
-    slot = (evolve_lib.frozen_slots(frozen, width)
+    slot = (pathway.frozen_slots(frozen, width)
             if width and frozen.any() else None)
     slots.append(slot)
     if slot is None:  # no frozen modules join: weight-0 slots, no-ops
       slot = _widen(None, num_layers, width)
     fy = run.y if run.fitness_y is None else run.fitness_y
-    data.append(evolve_lib.RunData(
+    data.append(gen_lib.RunData(
         x=put(x, size), y=put(run.y, size, np.int32),
         n=jnp.int32(x.shape[0]), fit_x=put(fx, fit_size),
         fit_y=put(fy, fit_size, np.int32),
         fit_n=jnp.int32(fx.shape[0]), steps=jnp.int32(t),
         frozen=jnp.asarray(frozen), always_idx=jnp.asarray(slot[0]),
         always_w=jnp.asarray(slot[1])))
-  settings = evolve_lib.generation_settings(
+  settings = gen_lib.generation_settings(
       config, tx, max(steps), augment, mesh=mesh, max_passes=max_passes,
       one_capacity=one_capacity)
   return _Prepared(states=states, data=data, steps=steps, slots=slots,
@@ -221,12 +222,12 @@ class _Batch:
     """HISTORY_KEYS -> [R, stop - start] (waits for the call)."""
     if self.mode == 'vmap':
       return {k: np.asarray(self.states.history[k][:, start:stop])
-              for k in evolve_lib.HISTORY_KEYS}
+              for k in gen_lib.HISTORY_KEYS}
     return {k: np.stack([np.asarray(s.history[k][start:stop])
                          for s in self.states])
-            for k in evolve_lib.HISTORY_KEYS}
+            for k in gen_lib.HISTORY_KEYS}
 
-  def as_list(self) -> list[evolve_lib.EvolveState]:
+  def as_list(self) -> list[gen_lib.EvolveState]:
     if self.mode == 'vmap':
       return _unstack(self.states, self.count)
     return self.states
@@ -236,7 +237,7 @@ def evolve_runs(config, runs: Sequence[Run], *, workdir: str | None = None,
                 augment: Callable | None = None,
                 progress: Progress | None = None, mesh=None,
                 batching: str | None = None
-                ) -> list[evolve_lib.EvolveResult]:
+                ) -> list[gen_lib.EvolveResult]:
   """Evolve every run of `runs` with the microbial GA, all together.
 
   Args:
@@ -256,14 +257,14 @@ def evolve_runs(config, runs: Sequence[Run], *, workdir: str | None = None,
   """
   if not runs:
     raise ValueError('no runs to evolve')
-  evolve_lib.validate_config(config)
+  checks.validate_config(config)
   mode = batching or batching_mode(config)
   if mesh is None:
     mesh = parallel.mesh_from_config(config)
   tx = train_lib.make_optimizer(config)
   prep = _prepare(config, runs, tx, augment, mesh,
                   one_capacity=mode == 'vmap')
-  fn = functools.partial(evolve_lib.generations,
+  fn = functools.partial(gen_lib.generations,
                          count=generations_per_call(config),
                          total=int(config.evolution.generations),
                          **prep.settings)
@@ -291,7 +292,7 @@ def evolve_runs(config, runs: Sequence[Run], *, workdir: str | None = None,
   for state, t, slot in zip(batch.as_list(), prep.steps, prep.slots):
     hist = {k: np.asarray(v) for k, v in state.history.items()}
     hist['seconds'] = seconds.copy()
-    results.append(evolve_lib.EvolveResult(
+    results.append(gen_lib.EvolveResult(
         best_genotype=np.asarray(state.ga.best_genotype),
         best_fitness=float(state.ga.best_fitness), params=state.params,
         history=hist, state=state, steps_per_pathway=t, seconds=loop_s,
@@ -308,7 +309,7 @@ def _loop(config, runs, prep, batch, start, mngr, progress):
   seconds = np.zeros((total,), np.float64)
   paths = 2 * int(config.evolution.get('tournaments_per_generation', 1))
   max_skipped = float(config.evolution.get(
-      'max_skipped_fraction', evolve_lib.MAX_SKIPPED_FRACTION))
+      'max_skipped_fraction', checks.MAX_SKIPPED_FRACTION))
   sequential = config.evolution.train_mode == 'sequential'
   t_loop = time.perf_counter()
   g = start
@@ -322,7 +323,7 @@ def _loop(config, runs, prep, batch, start, mngr, progress):
     for run, t, skipped in zip(runs, prep.steps, history['skipped_steps']):
       for i, count in enumerate(skipped):
         try:
-          evolve_lib.check_skipped_steps(
+          checks.check_skipped_steps(
               g + i + 1, int(count), t * (paths if sequential else 1),
               max_skipped)
         except ValueError as e:

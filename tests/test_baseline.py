@@ -7,9 +7,9 @@ import pytest
 from data_prep import testing
 from data_prep.store import FeatureSet
 from experiments import baseline
-from experiments import data
-from experiments import protocol
-from experiments import splits
+from experiments.lib import data
+from experiments.lib import protocol
+from experiments.lib import splits
 from experiments.configs import default
 
 

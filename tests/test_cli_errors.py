@@ -1,5 +1,5 @@
 """Every binary's bad input ends in exactly one `error:` line and exit code 1,
-never a traceback (issue 19 item 4; experiments/cli.py). Each case is a
+never a traceback (issue 19 item 4; experiments/lib/cli.py). Each case is a
 realistic mistake that fails before any real work, run as a subprocess
 exactly as a user would."""
 import os

@@ -9,9 +9,9 @@ import pytest
 
 from data_prep import labels
 from data_prep import synthetic
-from experiments import data
+from experiments.lib import data
 from experiments import finetune
-from experiments import splits
+from experiments.lib import splits
 from experiments import train
 import tinyconfig
 from experiments.configs import finetune as finetune_config

@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pathnet_jax import evolve, model, pathway, train, transfer
+from pathnet_jax import checks, evolve, model, pathway, train, transfer
+from pathnet_jax import generation as gen_lib
 import tinyconfig
 
 
@@ -31,8 +32,8 @@ def test_generation_compiles_once():
   cfg = tinyconfig.tiny_config()
   params = model.init(jax.random.key(0), cfg, 48, 3)
   tx = train.make_optimizer(cfg)
-  state = evolve.init_state(jax.random.key(1), cfg, params, tx)
-  step, _ = evolve.make_generation_fn(cfg, tx, 64,
+  state = gen_lib.init_state(jax.random.key(1), cfg, params, tx)
+  step, _ = gen_lib.make_generation_fn(cfg, tx, 64,
                                      wrap=chex.assert_max_traces(n=1))
   frozen = jnp.zeros((2, 6), bool)
   for _ in range(3):
@@ -154,15 +155,15 @@ def test_settings_outside_their_range_name_the_field(section, field, value,
   cfg = tinyconfig.tiny_config()
   cfg[section][field] = value
   with pytest.raises(ValueError) as e:
-    evolve.validate_config(cfg)
+    checks.validate_config(cfg)
   assert words in str(e.value)
 
 
 def test_default_and_tiny_configs_are_valid():
-  evolve.validate_config(tinyconfig.tiny_config())
+  checks.validate_config(tinyconfig.tiny_config())
   cfg = tinyconfig.tiny_config()
   cfg.evolution.mutation_rate = 0.0  # no mutation is a valid choice
-  evolve.validate_config(cfg)
+  checks.validate_config(cfg)
 
 
 def test_generation_of_mostly_skipped_steps_stops_the_run():

@@ -15,7 +15,7 @@ import pytest
 from data_prep import audio
 from data_prep import synthetic
 from data_prep import testing
-from experiments import normalize
+from experiments.lib import normalize
 from experiments import predict
 from experiments import train
 from pathnet_jax import model as model_lib

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments import reproduce
-from experiments import splits
+from experiments.lib import splits
 
 ROWS = ('a_emo', 'emodb_f2m_ft')
 

@@ -11,11 +11,11 @@ import pytest
 
 from data_prep import synthetic
 from data_prep import testing
-from experiments import data
-from experiments import normalize
+from experiments.lib import data
+from experiments.lib import normalize
 from experiments import predict
-from experiments import protocol
-from experiments import tensorboard
+from experiments.lib import protocol
+from experiments.lib import tensorboard
 from experiments import train
 import tinyconfig
 from pathnet_jax import metrics

@@ -1,4 +1,4 @@
-"""Tests for the CNN fine-tuning baseline (experiments.cnn, .finetune)."""
+"""Tests for the CNN fine-tuning baseline (experiments.lib.cnn, .finetune)."""
 import json
 
 import jax
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from data_prep.store import FeatureSet
-from experiments import cnn
+from experiments.lib import cnn
 from experiments import finetune
-from experiments import workdir as workdir_lib
+from experiments.lib import workdir as workdir_lib
 from experiments.configs import finetune as finetune_config
 
 

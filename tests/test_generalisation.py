@@ -6,8 +6,8 @@ import pytest
 
 from data_prep import synthetic
 from experiments import ablation
-from experiments import data as data_lib
-from experiments import splits
+from experiments.lib import data as data_lib
+from experiments.lib import splits
 from experiments.configs import improved_speaker
 from experiments.configs import improved_speaker_e20
 from experiments.configs import paper

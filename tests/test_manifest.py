@@ -16,7 +16,7 @@ from data_prep import store
 from data_prep import testing
 from data_prep import video
 from data_prep.corpora import manifest
-from experiments import data
+from experiments.lib import data
 from experiments.configs import default
 import tinyconfig
 

@@ -86,11 +86,11 @@ def test_class_absent_from_every_fold_stays_missing():
   assert metrics.jsonable(agg)['per_class_recall_mean'][2] is None
 
 
-# Figures of the scores (experiments.plots).
+# Figures of the scores (experiments.lib.plots).
 
 
 def test_plots_write_images_and_row_normalise(tmp_path):
-  from experiments import plots  # pylint: disable=g-import-not-at-top
+  from experiments.lib import plots  # pylint: disable=g-import-not-at-top
   np.testing.assert_allclose(plots.row_normalise([[1, 3], [0, 0]]),
                              [[0.25, 0.75], [0, 0]])
   conf = tmp_path / 'sub' / 'confusion.png'

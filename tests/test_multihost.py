@@ -173,7 +173,7 @@ def _train_worker(process_id: int, port: int, workdir: str,
   assert parallel.maybe_initialize_distributed(f'127.0.0.1:{port}', 2,
                                                process_id)
   from experiments import train  # pylint: disable=g-import-not-at-top
-  from experiments import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  from experiments.lib import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   written = []
   write = workdir_lib.write_atomically
 

@@ -1,8 +1,8 @@
-"""experiments.normalize 'speaker' mode: each speaker standardised by itself."""
+"""experiments.lib.normalize 'speaker' mode: each speaker standardised by itself."""
 import numpy as np
 import pytest
 
-from experiments import normalize
+from experiments.lib import normalize
 
 # Rows [n=4, H=1, W=2, C=1]: speaker a holds 0 and 2 (mean 1, std 1), speaker
 # b holds 10, 10, 14, 14 (mean 12, std 2).

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pathnet_jax import evolve, parallel
+from pathnet_jax import generation as gen_lib
 import tinyconfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -100,8 +101,8 @@ def _worker() -> dict:
   mesh = parallel.make_mesh(4)
   params = model.init(jax.random.key(0), cfg, 48, 3)
   tx = train.make_optimizer(cfg)
-  state = evolve.init_state(jax.random.key(1), cfg, params, tx)
-  fn, _ = evolve.make_generation_fn(cfg, tx, 64, mesh=mesh)
+  state = gen_lib.init_state(jax.random.key(1), cfg, params, tx)
+  fn, _ = gen_lib.make_generation_fn(cfg, tx, 64, mesh=mesh)
   state, x_d, y_d, frozen = parallel.place(
       (state, x, y, np.zeros((2, 6), bool)), parallel.replicated(mesh))
   # Compiled ahead of time: a later call whose inputs are sharded otherwise

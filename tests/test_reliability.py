@@ -15,10 +15,10 @@ import pytest
 
 from data_prep import store
 from data_prep import testing
-from experiments import data
+from experiments.lib import data
 from experiments import train
 from pathnet_jax import checkpoint as ckpt_lib
-from experiments import workdir as workdir_lib
+from experiments.lib import workdir as workdir_lib
 import tinyconfig
 from test_checkpoint import _overwrite_data_files
 
@@ -133,7 +133,7 @@ def test_outputs_are_written_whole_with_no_temporary_left(finished):
 
 HOLD_LOCK = '''
 import sys, time
-from experiments import workdir
+from experiments.lib import workdir
 with workdir.exclusive(sys.argv[1]):
   print('locked', flush=True)
   time.sleep(120)

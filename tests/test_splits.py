@@ -1,8 +1,8 @@
-"""Tests for experiments.splits: no utterance or speaker straddles a split."""
+"""Tests for experiments.lib.splits: no utterance or speaker straddles a split."""
 import numpy as np
 import pytest
 
-from experiments import normalize, splits
+from experiments.lib import normalize, splits
 
 
 def _columns(n_speakers=6, n_classes=4, utts_per_class=3, segs=2):

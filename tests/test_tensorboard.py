@@ -1,4 +1,4 @@
-"""TensorBoard events (experiments/tensorboard.py): what is written reads back
+"""TensorBoard events (experiments/lib/tensorboard.py): what is written reads back
 at the right steps, only process 0 writes, a full disk never stops a run,
 and experiments.finetune logs its epochs and test scores."""
 import logging
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments import finetune
-from experiments import tensorboard
+from experiments.lib import tensorboard
 from test_finetune import _config, _tiny_corpus
 
 

@@ -1,4 +1,4 @@
-"""experiments.views: openSMILE functionals as layer-1 input, alone (one row
+"""experiments.lib.views: openSMILE functionals as layer-1 input, alone (one row
 per utterance) or joined to each segment's time-pooled log-mel; through
 training, transfer-free evaluation and predict."""
 import json
@@ -8,11 +8,11 @@ import pytest
 
 from data_prep import synthetic
 from data_prep import testing
-from experiments import data
+from experiments.lib import data
 from experiments import predict
-from experiments import protocol
+from experiments.lib import protocol
 from experiments import train
-from experiments import views
+from experiments.lib import views
 from pathnet_jax import model as model_lib
 import tinyconfig
 

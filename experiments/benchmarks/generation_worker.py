@@ -6,7 +6,7 @@ r"""Times one PathNet generation of the code on sys.path, in its own process.
 Run as a script (not with -m) so that PYTHONPATH can point it at another
 checkout of the project (experiments.benchmark --compare_rev): it uses only
 APIs that every revision has (model.init, train.make_optimizer,
-evolve.init_state, evolve.make_generation_fn). Prints one JSON line:
+gen_lib.init_state, gen_lib.make_generation_fn). Prints one JSON line:
 {"seconds": [...], "compile_s": ...}. Random rows: the time does not depend
 on the values.
 """
@@ -31,7 +31,8 @@ def main():
                   'model.num_modules=6')
   args = ap.parse_args()
   import importlib
-  from pathnet_jax import evolve, model, train
+  from pathnet_jax import model, train
+  from pathnet_jax import generation as gen_lib
   config = importlib.import_module(
       f'experiments.configs.{args.config}').get_config()
   config.evolution.checkpoint_every = 0
@@ -47,9 +48,9 @@ def main():
   if hasattr(model, 'layer1_input'):  # what evolve() does once per fold
     x = model.layer1_input(params, x)
   tx = train.make_optimizer(config)
-  state = evolve.init_state(key, config, params, tx)
+  state = gen_lib.init_state(key, config, params, tx)
   frozen = jnp.zeros((config.model.num_layers, config.model.num_modules), bool)
-  fn, _ = evolve.make_generation_fn(config, tx, args.rows)
+  fn, _ = gen_lib.make_generation_fn(config, tx, args.rows)
   t0 = time.perf_counter()
   state, summary = fn(state, x, y, x, y, frozen, None, None)
   jax.block_until_ready(summary)

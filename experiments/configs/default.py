@@ -22,7 +22,7 @@ def get_config() -> ml_collections.ConfigDict:
   # Corpus specs: 'synthetic', 'emodb', 'savee', 'enterface', 'ravdess',
   # 'manifest:PATH.csv' or a FeatureSet .npz, with optional row filters, e.g.
   # 'emodb:sex=f', 'emodb:speaker=03,08', 'emodb:label=anger,sadness'; '+'
-  # pools several (experiments/data.py).
+  # pools several (experiments/lib/data.py).
   c.target = 'emodb'
   c.sources = ()
   c.data_root = '../shared/data'  # holds <corpus>/ folders in their layouts
@@ -41,7 +41,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.folds = ()  # run only these fold indices; empty = all
   # 'pixel' | 'band_channel' (training-fold statistics) | 'speaker' (each
   # speaker by its own unlabelled segments: transductive for a test speaker,
-  # see experiments/normalize.py) | 'none'.
+  # see experiments/lib/normalize.py) | 'none'.
   c.normalize = 'pixel'
   # Fitness rows: 'train' (the paper) or 'validation' (held-out utterances).
   c.fitness = 'train'

@@ -19,7 +19,7 @@ def get_config(preset: str = '') -> ml_collections.ConfigDict:
   """The default config, changed by `preset`."""
   config = ml_collections.ConfigDict()
   # Data: corpus specs ('synthetic', 'emodb', 'ravdess', 'emodb:sex=f',
-  # 'manifest:PATH.csv', ...; experiments/data.py). source None = scratch.
+  # 'manifest:PATH.csv', ...; experiments/lib/data.py). source None = scratch.
   config.target = 'synthetic'
   config.source = config_dict.placeholder(str)
   config.modality = 'audio'

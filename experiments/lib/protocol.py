@@ -19,10 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import splits
-from experiments import views
+from experiments.lib import splits
+from experiments.lib import views
 from pathnet_jax import ensemble
-from pathnet_jax import evolve
+from pathnet_jax import checks
 from pathnet_jax import metrics
 from pathnet_jax import pathway
 from pathnet_jax import runs as runs_lib
@@ -66,7 +66,7 @@ class FoldRun:
   training rows evolution trains on (fewer with config.fitness=
   'validation': fitness_rows are then held out for fitness); n_fold_rows:
   training rows before config.train_fraction. x_fit, y_fit: what layer 1
-  sees for fit_rows (experiments/views.py: segments, or one row per
+  sees for fit_rows (experiments/lib/views.py: segments, or one row per
   utterance) and their labels; fitness_x/y the same for fitness_rows (or
   None); x_test, y_test, utt_test: the test fold's rows, labels and
   utterance indices. stats: the fold's (segment, functionals) normalisers.
@@ -176,12 +176,12 @@ def check(config, fs, plans: Sequence[FoldRun], src=None) -> None:
   num_classes = len(fs.class_names)
   for p in plans:
     try:
-      evolve.validate(config, p.x_fit, p.y_fit, num_classes)
+      checks.validate(config, p.x_fit, p.y_fit, num_classes)
     except ValueError as e:
       raise ValueError(f'{p.name}: {e}') from None
   if src is not None:
     try:
-      evolve.validate(config, src.x, src.label, len(src.class_names))
+      checks.validate(config, src.x, src.label, len(src.class_names))
     except ValueError as e:
       raise ValueError(f'source: {e}') from None
 

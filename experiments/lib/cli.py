@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 from absl import app
 from absl import flags
 
-from experiments import workdir as workdir_lib
+from experiments.lib import workdir as workdir_lib
 
 # Mistakes a user can fix: bad settings, missing or unreadable inputs, a
 # workdir held by another run (and data_prep's ExtractionError, see below).

@@ -22,8 +22,8 @@ import numpy as np
 
 from data_prep import functionals as functionals_lib
 from data_prep import store
-from experiments import data
-from experiments import normalize
+from experiments.lib import data
+from experiments.lib import normalize
 from pathnet_jax import model as model_lib
 
 FUNCTIONALS = 'functionals:'

@@ -1,0 +1,83 @@
+"""Checks of a config's model / evolution / optim sections and of a run's
+data: one error naming the field and its allowed range, before any work."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from pathnet_jax import train as train_lib
+
+# A generation in which more of its training steps than this were skipped as
+# non-finite stops the run (config.evolution.max_skipped_fraction).
+MAX_SKIPPED_FRACTION = 0.5
+
+
+def _require(ok: bool, field: str, allowed: str, value) -> None:
+  if not ok:
+    raise ValueError(f'{field} must be {allowed}, got {value!r}')
+
+
+def validate_config(config) -> None:
+  """Reject settings outside their meaning (one error naming the field and
+  its allowed range) before any work; needs no data."""
+  mc, ec, oc = config.model, config.evolution, config.optim
+  for name in ('num_layers', 'num_modules', 'module_units'):
+    _require(int(mc[name]) >= 1, f'model.{name}', '>= 1', mc[name])
+  _require(1 <= int(mc.max_active) <= int(mc.num_modules), 'model.max_active',
+           f'in [1, model.num_modules={mc.num_modules}]', mc.max_active)
+  lr = float(oc.learning_rate)
+  _require(math.isfinite(lr) and lr > 0, 'optim.learning_rate',
+           'finite and > 0', lr)
+  _require(int(oc.batch_size) >= 1, 'optim.batch_size', '>= 1', oc.batch_size)
+  dropout = float(oc.get('input_dropout', 0.0))
+  _require(0 <= dropout < 1, 'optim.input_dropout', 'in [0, 1)', dropout)
+  _require(int(ec.generations) >= 1, 'evolution.generations', '>= 1',
+           ec.generations)
+  _require(int(ec.population_size) >= 2, 'evolution.population_size',
+           '>= 2 (a tournament needs two)', ec.population_size)
+  tournaments = int(ec.get('tournaments_per_generation', 1))
+  half = int(ec.population_size) // 2
+  _require(1 <= tournaments <= half, 'evolution.tournaments_per_generation',
+           f'in [1, population_size // 2 = {half}]', tournaments)
+  rate = ec.get('mutation_rate', None)
+  _require(rate is None or 0 <= float(rate) <= 1, 'evolution.mutation_rate',
+           'in [0, 1] (or None: 1 / (max_active * num_layers))', rate)
+  every = int(ec.get('checkpoint_every', 0) or 0)
+  _require(every >= 0, 'evolution.checkpoint_every', '>= 0 (0: never)', every)
+  skipped = float(ec.get('max_skipped_fraction', MAX_SKIPPED_FRACTION))
+  _require(0 <= skipped <= 1, 'evolution.max_skipped_fraction', 'in [0, 1]',
+           skipped)
+  _require(ec.train_mode in train_lib.MODES, 'evolution.train_mode',
+           f'one of {train_lib.MODES}', ec.train_mode)
+
+
+def check_skipped_steps(generation: int, skipped: int, total: int,
+                        max_fraction: float) -> None:
+  """Stop a run whose steps were mostly skipped as non-finite: it would
+  otherwise go on training nothing and report chance accuracy."""
+  if skipped > max_fraction * total:
+    raise ValueError(
+        f'generation {generation}: {skipped} of {total} training steps were '
+        f'skipped as non-finite (more than evolution.max_skipped_fraction='
+        f'{max_fraction}); lower optim.learning_rate or check the input '
+        'features for NaN/inf')
+
+
+def validate(config, train_x, train_y, num_classes: int | None = None) -> None:
+  """Reject configs and data that would fail deep inside JAX."""
+  validate_config(config)
+  oc = config.optim
+  n = int(train_x.shape[0])
+  if n == 0:
+    raise ValueError('training set is empty')
+  if train_y.shape[0] != n:
+    raise ValueError(f'train_x has {n} rows but train_y has '
+                     f'{train_y.shape[0]}')
+  if int(oc.batch_size) > n:
+    raise ValueError(f'optim.batch_size must be in [1, n_train={n}], got '
+                     f'{oc.batch_size}')
+  if num_classes is not None and (np.min(train_y) < 0 or
+                                  np.max(train_y) >= num_classes):
+    raise ValueError(f'labels must be in [0, {num_classes}), got range '
+                     f'[{np.min(train_y)}, {np.max(train_y)}]')
