@@ -51,7 +51,7 @@ from experiments.lib import cli
 from experiments.lib import data
 from experiments.lib import normalize
 from experiments.lib import splits
-from experiments import stats
+from experiments.lib import stats
 from pathnet_jax import metrics
 
 CLASSIFIERS = ('logreg', 'linear_svm')

@@ -25,8 +25,8 @@ import numpy as np
 
 from experiments.lib import cli
 from experiments.lib import plots
-from experiments import stats
-from experiments import table
+from experiments.lib import stats
+from experiments.lib import tables
 
 
 def curve_points(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,7 +116,7 @@ def main(argv: Sequence[str]) -> None:
       raise ValueError('give --out and at least one --line')
     lines, uas = {}, {}
     for spec in f.line:
-      label, results = table.read_row(spec)
+      label, results = tables.read_row(spec)
       lines[label] = curve_points(results)
       uas[label] = fold_uas(results)
     plots.plot_learning_curves(

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import stats
+from experiments.lib import stats
 import tinyconfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -2,7 +2,7 @@
 over the folds both share."""
 import pytest
 
-from experiments import table
+from experiments.lib import tables as table
 
 
 def _train_results(seed, uas, wall=60.0):
