@@ -17,16 +17,22 @@ Wilcoxon test over all (fraction, seed, fold) pairs they share.
 from __future__ import annotations
 
 import collections
-import sys
 from typing import Any, Sequence
 
 from absl import flags
 import numpy as np
 
 from experiments.lib import cli
+from experiments.lib import configs
 from experiments.lib import plots
 from experiments.lib import stats
 from experiments.lib import tables
+
+
+def train_fraction(results: dict[str, Any]) -> float:
+  """The run's config.train_fraction (configs/default.py's for a run that
+  predates the field)."""
+  return float(configs.recorded_value(results['config'], 'train_fraction'))
 
 
 def curve_points(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -37,7 +43,7 @@ def curve_points(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
   """
   by_fraction = collections.defaultdict(list)
   for r in results:
-    by_fraction[float(r['config'].get('train_fraction', 1.0))].append(r)
+    by_fraction[train_fraction(r)].append(r)
   points = []
   for fraction, runs in sorted(by_fraction.items()):
     folds = [f for r in runs for f in r['folds']]
@@ -52,8 +58,8 @@ def curve_points(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def fold_uas(results: Sequence[dict[str, Any]]
              ) -> dict[tuple[float, int, int], float]:
   """Utterance UA per (train_fraction, seed, fold) of `results`."""
-  return {(float(r['config'].get('train_fraction', 1.0)), int(r.get('seed', 0)),
-           int(f.get('fold', i))): f['utterance']['ua']
+  return {(train_fraction(r), int(r['seed']), int(f.get('fold', i))):
+          f['utterance']['ua']
           for r in results for i, f in enumerate(r['folds'])}
 
 
@@ -111,27 +117,27 @@ def define_flags() -> None:
 def main(argv: Sequence[str]) -> None:
   del argv
   f = flags.FLAGS
-  try:
-    if not f.line or not f.out:
-      raise ValueError('give --out and at least one --line')
-    lines, uas = {}, {}
-    for spec in f.line:
-      label, results = tables.read_row(spec)
+  if not f.line or not f.out:
+    raise ValueError('give --out and at least one --line')
+  lines, uas = {}, {}
+  for spec in f.line:
+    label, results = tables.read_row(spec)
+    try:
       lines[label] = curve_points(results)
       uas[label] = fold_uas(results)
-    plots.plot_learning_curves(
-        {label: {'x': [p['n_train'] for p in pts],
-                 'mean': [p['mean'] for p in pts],
-                 'std': [p['std'] for p in pts]}
-         for label, pts in lines.items()}, f.out, f.title)
-    print(markdown(lines))
-    if f.baseline:
-      print()
-      print(gain_markdown(uas, f.baseline))
-  except (ValueError, OSError, KeyError) as e:
-    sys.exit(f'error: {e}')
+    except KeyError as e:  # a JSON file of another kind
+      raise ValueError(f'--line {spec!r}: not training results (no {e})'
+                       ) from e
+  plots.plot_learning_curves(
+      {label: {'x': [p['n_train'] for p in pts],
+               'mean': [p['mean'] for p in pts],
+               'std': [p['std'] for p in pts]}
+       for label, pts in lines.items()}, f.out, f.title)
+  print(markdown(lines))
+  if f.baseline:
+    print()
+    print(gain_markdown(uas, f.baseline))
 
 
 if __name__ == '__main__':
-  define_flags()
-  cli.run(main)
+  cli.run(main, define_flags)

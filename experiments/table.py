@@ -14,7 +14,6 @@ the folds both share (experiments.stats).
 """
 from __future__ import annotations
 
-import sys
 from typing import Sequence
 
 from absl import flags
@@ -37,14 +36,10 @@ def define_flags() -> None:
 def main(argv: Sequence[str]) -> None:
   del argv
   f = flags.FLAGS
-  try:
-    anchor = tables.read_row(f'anchor|{f.anchor}')[1] if f.anchor else None
-    print(tables.markdown([tables.read_row(r) for r in f.row], f.anchor_label, anchor,
-                   f.average_seeds))
-  except (ValueError, OSError) as e:
-    sys.exit(f'error: {e}')
+  anchor = tables.read_row(f'anchor|{f.anchor}')[1] if f.anchor else None
+  print(tables.markdown([tables.read_row(r) for r in f.row], f.anchor_label,
+                        anchor, f.average_seeds))
 
 
 if __name__ == '__main__':
-  define_flags()
-  cli.run(main)
+  cli.run(main, define_flags)

@@ -45,8 +45,8 @@ def spec_augment(key, x, *, freq_mask: int = 8, time_mask: int = 8,
 
 def from_config(config):
   """`augment(key, x)` for evolve(), or None when `config.augment` is off."""
-  ac = config.get('augment', None)
-  if ac is None or not ac.enabled:
+  ac = config.augment
+  if not ac.enabled:
     return None
   return functools.partial(spec_augment, freq_mask=int(ac.freq_mask),
                            time_mask=int(ac.time_mask),

@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 
+from pathnet_jax import model as model_lib
 from pathnet_jax import train as train_lib
 
-# A generation in which more of its training steps than this were skipped as
-# non-finite stops the run (config.evolution.max_skipped_fraction).
-MAX_SKIPPED_FRACTION = 0.5
+# evolution.run_batching: how runs.evolve_runs puts a batch of runs on the
+# device ('auto': loop on CPU, vmap on GPU/TPU; runs.batching_mode).
+BATCHING = ('auto', 'loop', 'vmap')
 
 
 def _require(ok: bool, field: str, allowed: str, value) -> None:
@@ -30,26 +31,32 @@ def validate_config(config) -> None:
   _require(math.isfinite(lr) and lr > 0, 'optim.learning_rate',
            'finite and > 0', lr)
   _require(int(oc.batch_size) >= 1, 'optim.batch_size', '>= 1', oc.batch_size)
-  dropout = float(oc.get('input_dropout', 0.0))
+  _require(oc.optimizer in train_lib.OPTIMIZERS, 'optim.optimizer',
+           f'one of {train_lib.OPTIMIZERS}', oc.optimizer)
+  dropout = float(oc.input_dropout)
   _require(0 <= dropout < 1, 'optim.input_dropout', 'in [0, 1)', dropout)
   _require(int(ec.generations) >= 1, 'evolution.generations', '>= 1',
            ec.generations)
   _require(int(ec.population_size) >= 2, 'evolution.population_size',
            '>= 2 (a tournament needs two)', ec.population_size)
-  tournaments = int(ec.get('tournaments_per_generation', 1))
+  tournaments = int(ec.tournaments_per_generation)
   half = int(ec.population_size) // 2
   _require(1 <= tournaments <= half, 'evolution.tournaments_per_generation',
            f'in [1, population_size // 2 = {half}]', tournaments)
-  rate = ec.get('mutation_rate', None)
+  rate = ec.mutation_rate
   _require(rate is None or 0 <= float(rate) <= 1, 'evolution.mutation_rate',
            'in [0, 1] (or None: 1 / (max_active * num_layers))', rate)
-  every = int(ec.get('checkpoint_every', 0) or 0)
+  every = int(ec.checkpoint_every)
   _require(every >= 0, 'evolution.checkpoint_every', '>= 0 (0: never)', every)
-  skipped = float(ec.get('max_skipped_fraction', MAX_SKIPPED_FRACTION))
+  skipped = float(ec.max_skipped_fraction)
   _require(0 <= skipped <= 1, 'evolution.max_skipped_fraction', 'in [0, 1]',
            skipped)
   _require(ec.train_mode in train_lib.MODES, 'evolution.train_mode',
            f'one of {train_lib.MODES}', ec.train_mode)
+  _require(ec.run_batching in BATCHING, 'evolution.run_batching',
+           f'one of {BATCHING}', ec.run_batching)
+  _require(mc.module_type in model_lib.MODULE_TYPES, 'model.module_type',
+           f'one of {model_lib.MODULE_TYPES}', mc.module_type)
 
 
 def check_skipped_steps(generation: int, skipped: int, total: int,

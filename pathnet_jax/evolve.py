@@ -10,6 +10,7 @@ from typing import Callable
 import jax
 import numpy as np
 
+from pathnet_jax import ga
 from pathnet_jax import generation as gen_lib
 from pathnet_jax import runs as runs_lib
 
@@ -48,7 +49,7 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
       name='')
   report = None
   if progress is not None:
-    paths = 2 * int(config.evolution.get('tournaments_per_generation', 1))
+    paths = ga.pathways_per_generation(config)
 
     def report(first, last, history, seconds):
       rate = paths * gen_lib.steps_for(config, run.x.shape[0]) * (last - first) / max(

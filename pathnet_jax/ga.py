@@ -37,14 +37,15 @@ class GAState:
   tournaments: int = flax.struct.field(pytree_node=False, default=1)
 
 
+def pathways_per_generation(config) -> int:
+  """2T: the pathways a generation trains and scores (T tournaments of two)."""
+  return 2 * int(config.evolution.tournaments_per_generation)
+
+
 def init(key: jax.Array, config) -> GAState:
-  """Random population from `config.model` and `config.evolution`."""
+  """Random population from `config.model` and `config.evolution` (checked
+  by pathnet_jax.checks.validate_config)."""
   mc, ec = config.model, config.evolution
-  tournaments = int(ec.get('tournaments_per_generation', 1))
-  if not 1 <= tournaments <= ec.population_size // 2:
-    raise ValueError(
-        f'tournaments_per_generation must be in [1, population_size // 2 = '
-        f'{ec.population_size // 2}], got {tournaments}')
   genotypes = pathway.random_genotypes(key, ec.population_size, mc.num_layers,
                                        mc.max_active, mc.num_modules)
   return GAState(
@@ -54,9 +55,9 @@ def init(key: jax.Array, config) -> GAState:
       best_genotype=genotypes[0],
       best_fitness=jnp.array(-jnp.inf, jnp.float32),
       num_modules=int(mc.num_modules),
-      mutation_rate=ec.get('mutation_rate', None),
-      boundary=ec.get('mutation_boundary', 'wrap'),
-      tournaments=tournaments)
+      mutation_rate=ec.mutation_rate,
+      boundary=ec.mutation_boundary,
+      tournaments=int(ec.tournaments_per_generation))
 
 
 def ask(key: jax.Array, state: GAState) -> jax.Array:

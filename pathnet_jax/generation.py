@@ -178,19 +178,18 @@ def generation_settings(config, tx, steps: int, augment=None, *, mesh=None,
   ec, oc, mc = config.evolution, config.optim, config.model
   return dict(
       tx=tx, num_steps=int(steps), batch_size=int(oc.batch_size),
-      eval_batch_size=int(oc.get('eval_batch_size', 1024)),
-      mode=ec.train_mode, aggregate=mc.aggregate,
-      compute=mc.get('compute', 'gather'),
-      dropout_rate=float(oc.get('input_dropout', 0.0)), augment=augment,
-      tiebreak_loss=bool(ec.get('tiebreak_loss', False)),
+      eval_batch_size=int(oc.eval_batch_size),
+      mode=ec.train_mode, aggregate=mc.aggregate, compute=mc.compute,
+      dropout_rate=float(oc.input_dropout), augment=augment,
+      tiebreak_loss=bool(ec.tiebreak_loss),
       max_passes=max_passes, one_capacity=one_capacity, mesh=mesh)
 
 
 def steps_for(config, n_train: int) -> int:
   """T: `evolution.steps_per_pathway`, or ceil(n_train / batch) * epochs."""
   ec = config.evolution
-  return int(ec.get('steps_per_pathway', 0) or train_lib.steps_per_pathway(
-      n_train, config.optim.batch_size, ec.get('epochs_per_pathway', 1)))
+  return int(ec.steps_per_pathway or train_lib.steps_per_pathway(
+      n_train, config.optim.batch_size, ec.epochs_per_pathway))
 
 
 def run_data(x, y, fit_x=None, fit_y=None, frozen=None, always_idx=None,

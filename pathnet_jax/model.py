@@ -54,12 +54,9 @@ def _module_init(key, shape):
 
 def _layer_shapes(mc, input_shape):
   """Weight shapes [M, ..., U] of each layer for an example shape."""
-  module_type = mc.get('module_type', 'dense')
-  if module_type not in MODULE_TYPES:
-    raise ValueError(f'model.module_type must be one of {MODULE_TYPES}, got '
-                     f'{module_type!r}')
+  module_type = mc.module_type  # checked by checks.validate_config
   m, u = mc.num_modules, mc.module_units
-  view = mc.get('input_view', 'segment')
+  view = mc.input_view
   flat = len(input_shape) == 1  # rows the caller made (e.g. functionals):
   if view not in INPUT_VIEWS and not flat:  # their view is taken already
     raise ValueError(f'model.input_view must be one of {INPUT_VIEWS}, got '

@@ -27,6 +27,8 @@ import jax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 import numpy as np
 
+from pathnet_jax import ga
+
 PATHWAYS = 'pathways'
 DATA = 'data'
 # The launch variables read when no flag is given. JAX reads the first itself;
@@ -65,10 +67,9 @@ def parallel_pathways(config) -> int:
   'parallel' mode trains all 2T tournament pathways together; 'sequential'
   (the paper) one after the other, so only batches can be split.
   """
-  ec = config.evolution
-  if ec.get('train_mode', 'sequential') != 'parallel':
+  if config.evolution.train_mode != 'parallel':
     return 1
-  return 2 * int(ec.get('tournaments_per_generation', 1))
+  return ga.pathways_per_generation(config)
 
 
 def mesh_from_config(config, devices=None) -> Mesh | None:

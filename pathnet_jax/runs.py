@@ -39,13 +39,12 @@ import numpy as np
 
 from pathnet_jax import checkpoint as ckpt_lib
 from pathnet_jax import checks
+from pathnet_jax import ga
 from pathnet_jax import generation as gen_lib
 from pathnet_jax import model as model_lib
 from pathnet_jax import parallel
 from pathnet_jax import pathway
 from pathnet_jax import train as train_lib
-
-BATCHING = ('auto', 'loop', 'vmap')
 
 
 @dataclasses.dataclass
@@ -79,10 +78,7 @@ Progress = Callable[[int, int, dict[str, np.ndarray], float], None]
 
 def batching_mode(config) -> str:
   """'loop' or 'vmap' from `evolution.run_batching` ('auto': by backend)."""
-  mode = config.evolution.get('run_batching', 'auto')
-  if mode not in BATCHING:
-    raise ValueError(f'evolution.run_batching must be one of {BATCHING}, got '
-                     f'{mode!r}')
+  mode = config.evolution.run_batching  # checked by checks.validate_config
   if mode == 'auto':
     return 'loop' if jax.default_backend() == 'cpu' else 'vmap'
   return mode
@@ -90,7 +86,7 @@ def batching_mode(config) -> str:
 
 def generations_per_call(config) -> int:
   """K: checkpoint_every, or a tenth of the run when it never checkpoints."""
-  every = int(config.evolution.get('checkpoint_every', 0) or 0)
+  every = int(config.evolution.checkpoint_every)
   total = int(config.evolution.generations)
   return min(total, every or max(1, math.ceil(total / 10)))
 
@@ -155,7 +151,7 @@ def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
                    for t, r in zip(steps, runs))
 
   m, num_layers = config.model.num_modules, config.model.num_layers
-  joins = config.evolution.get('frozen_always_active', True)
+  joins = config.evolution.frozen_always_active
   widths = [int(np.asarray(r.frozen, bool).sum(axis=1).max())
             for r in runs if r.frozen is not None and joins]
   width = max(widths) if widths and max(widths) > 0 else 0
@@ -305,11 +301,10 @@ def _loop(config, runs, prep, batch, start, mngr, progress):
   per generation [G], wall time of the loop)."""
   total = int(config.evolution.generations)
   per_call = generations_per_call(config)
-  every = int(config.evolution.get('checkpoint_every', 0) or 0)
+  every = int(config.evolution.checkpoint_every)
   seconds = np.zeros((total,), np.float64)
-  paths = 2 * int(config.evolution.get('tournaments_per_generation', 1))
-  max_skipped = float(config.evolution.get(
-      'max_skipped_fraction', checks.MAX_SKIPPED_FRACTION))
+  paths = ga.pathways_per_generation(config)
+  max_skipped = float(config.evolution.max_skipped_fraction)
   sequential = config.evolution.train_mode == 'sequential'
   t_loop = time.perf_counter()
   g = start
@@ -373,9 +368,8 @@ def log_probs(config, params: Sequence[Any], genotypes: Sequence[np.ndarray],
   x = jnp.stack([jnp.asarray(_pad(np.asarray(a), n_max)) for a in xs])
   score = functools.partial(
       train_lib.log_probs,
-      batch_size=int(config.optim.get('eval_batch_size', 1024)),
-      aggregate=config.model.aggregate,
-      compute=config.model.get('compute', 'gather'))
+      batch_size=int(config.optim.eval_batch_size),
+      aggregate=config.model.aggregate, compute=config.model.compute)
 
   def one_run(args):
     p, i, w, rows = args

@@ -31,18 +31,15 @@ OPTIMIZERS = ('sgd', 'momentum', 'adamw')
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
-  """optax optimiser from `config.optim` (name, learning_rate, weight_decay)."""
+  """optax optimiser from `config.optim` (name, learning_rate, weight_decay;
+  the name checked by checks.validate_config)."""
   oc = config.optim
-  name, lr, wd = oc.optimizer, oc.learning_rate, oc.get('weight_decay', 0.0)
-  if name == 'sgd':
-    tx = optax.sgd(lr)
-    return optax.chain(optax.add_decayed_weights(wd), tx) if wd else tx
-  if name == 'momentum':
-    tx = optax.sgd(lr, momentum=oc.get('momentum', 0.9))
-    return optax.chain(optax.add_decayed_weights(wd), tx) if wd else tx
-  if name == 'adamw':
+  lr, wd = oc.learning_rate, oc.weight_decay
+  if oc.optimizer == 'adamw':
     return optax.adamw(lr, weight_decay=wd)
-  raise ValueError(f'optim.optimizer must be one of {OPTIMIZERS}, got {name!r}')
+  tx = {'sgd': lambda: optax.sgd(lr),
+        'momentum': lambda: optax.sgd(lr, momentum=oc.momentum)}[oc.optimizer]()
+  return optax.chain(optax.add_decayed_weights(wd), tx) if wd else tx
 
 
 def steps_per_pathway(n_train: int, batch_size: int, epochs: int = 1) -> int:
@@ -215,8 +212,6 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
     params, opt_state, {'loss': float32[P] mean training loss,
                         'skipped': int32[] non-finite steps skipped}.
   """
-  if mode not in MODES:
-    raise ValueError(f'train mode must be one of {MODES}, got {mode!r}')
   num_modules = model_lib.num_modules(params)
   frozen = jnp.asarray(frozen, bool)
   n = x.shape[0] if n_rows is None else n_rows

@@ -30,7 +30,7 @@ def freeze(params_source, best_genotype, config, *, key: jax.Array | None = None
     weights bit for bit and every other module and the head are fresh.
   """
   if key is None:
-    key = jax.random.key(int(config.get('seed', 0)) + 1)
+    key = jax.random.key(int(config.seed) + 1)
   m = params_source['layers'][0]['w'].shape[0]
   frozen = np.asarray(pathway.to_mask(jnp.asarray(best_genotype), m)) > 0
   if previously_frozen is not None:

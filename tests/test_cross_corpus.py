@@ -12,7 +12,8 @@ from data_prep import synthetic
 from experiments.lib import data
 from experiments import finetune
 from experiments.lib import splits
-from experiments import train
+from experiments.lib import pathnet_protocol
+from experiments.lib import validate
 import tinyconfig
 from experiments.configs import finetune as finetune_config
 
@@ -73,7 +74,7 @@ def test_transfer_with_shared_classes_only_runs_on_the_intersection(tmp_path):
   config = tiny_config(task='transfer',
                        sources=('synthetic:label=anger,happiness',),
                        shared_classes_only=True)
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   assert results['class_names'] == ['anger', 'happiness']
   assert results['source_best']['class_names'] == ['anger', 'happiness']
   assert results['n_utterances'] == 24  # 3 speakers x 2 classes x 4
@@ -85,7 +86,7 @@ def test_scratch_with_shared_classes_uses_the_same_rows_without_a_source(
     tmp_path):
   config = tiny_config(sources=('synthetic:label=anger,happiness',),
                        shared_classes_only=True)
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   assert results['class_names'] == ['anger', 'happiness']
   assert results['source_best'] is None
 
@@ -93,10 +94,10 @@ def test_scratch_with_shared_classes_uses_the_same_rows_without_a_source(
 def test_transfer_to_a_task_with_other_classes_gets_a_fresh_head(tmp_path):
   config = tiny_config(task='transfer',
                        sources=('synthetic:label=anger,happiness',))
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   assert results['source_best']['class_names'] == ['anger', 'happiness']
-  from experiments import predict  # pylint: disable=g-import-not-at-top
-  model = predict.load_model(str(tmp_path))
+  from experiments.lib import inference  # pylint: disable=g-import-not-at-top
+  model = inference.load_model(str(tmp_path))
   assert model.params['head']['w'].shape[-1] == 3  # the target's classes
 
 
@@ -106,7 +107,7 @@ def test_transfer_to_a_task_with_other_classes_gets_a_fresh_head(tmp_path):
 ])
 def test_bad_cross_corpus_settings_are_one_error_line(tmp_path, capsys,
                                                       overrides, words):
-  assert train.run(tiny_config(**overrides), str(tmp_path)) == 1
+  assert pathnet_protocol.run(tiny_config(**overrides), str(tmp_path)) == 1
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and words in err[0]
 
@@ -136,8 +137,8 @@ def test_subsample_keeps_whole_utterances_stratified_and_seeded():
 
 
 def test_train_fraction_shrinks_training_folds_only(tmp_path):
-  full = train.train_and_evaluate(tiny_config(), str(tmp_path / 'full'))
-  half = train.train_and_evaluate(tiny_config(train_fraction=0.5),
+  full = pathnet_protocol.train_and_evaluate(tiny_config(), str(tmp_path / 'full'))
+  half = pathnet_protocol.train_and_evaluate(tiny_config(train_fraction=0.5),
                                   str(tmp_path / 'half'))
   f, h = full['folds'][0], half['folds'][0]
   assert f['n_train_utterances'] == 18 and h['n_train_utterances'] == 9
@@ -175,14 +176,14 @@ def test_finetune_shared_classes_only_restricts_both_sets(tmp_path):
 
 def test_older_workdirs_without_the_new_fields_still_resume(tmp_path):
   config = tiny_config()
-  train.claim_workdir(config, str(tmp_path))
+  pathnet_protocol.claim_workdir(config, str(tmp_path))
   path = tmp_path / 'config.json'
   recorded = json.loads(path.read_text())
   del recorded['train_fraction'], recorded['shared_classes_only']
   path.write_text(json.dumps(recorded))
-  train.claim_workdir(config, str(tmp_path))  # no error
+  pathnet_protocol.claim_workdir(config, str(tmp_path))  # no error
   with pytest.raises(ValueError, match='train_fraction'):
-    train.claim_workdir(tiny_config(train_fraction=0.5), str(tmp_path))
+    pathnet_protocol.claim_workdir(tiny_config(train_fraction=0.5), str(tmp_path))
 
 
 # --------------------------------------------------------------------------
@@ -198,7 +199,7 @@ def test_older_workdirs_without_the_new_fields_still_resume(tmp_path):
 ])
 def test_pathnet_cross_corpus_configs(name, specs):
   c = importlib.import_module(f'experiments.configs.{name}').get_config()
-  train.check_config(c)
+  validate.check_config(c)
   assert (c.target, *c.sources) == specs
   assert c.data_root == os.path.join('..', 'shared', 'data')
 

@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _results(fraction, uas, n_train):
-  return {'config': {'train_fraction': fraction},
+  return {'config': {'train_fraction': fraction}, 'seed': 0,
           'folds': [{'n_train_utterances': n_train,
                      'utterance': {'ua': ua}} for ua in uas]}
 

@@ -17,7 +17,9 @@ from data_prep import synthetic
 from data_prep import testing
 from experiments.lib import normalize
 from experiments import predict
-from experiments import train
+from experiments.lib import cli
+from experiments.lib import inference
+from experiments.lib import outputs
 from pathnet_jax import model as model_lib
 import tinyconfig
 
@@ -27,14 +29,14 @@ CLASSES = ('neutral', 'anger', 'sadness')
 
 
 def _save(path, modality):
-  """A random-weight model for 64x64x3 inputs, saved as train.py saves it."""
+  """A random-weight model for 64x64x3 inputs, saved as a training run saves it."""
   config = tinyconfig.tiny_config()
   config.modality = modality
   params = model_lib.init(jax.random.key(0), config, (64, 64, 3), len(CLASSES))
   genotype = np.array([[0, 1], [2, 2]], np.int32)
   stats = normalize.NormStats('none', np.zeros((), np.float32),
                               np.ones((), np.float32))
-  train.save_model(str(path), config, params, genotype, None, stats, CLASSES)
+  outputs.save_model(str(path), config, params, genotype, None, stats, CLASSES)
   return str(path)
 
 
@@ -52,6 +54,13 @@ def speech(tmp_path_factory):
   return str(testing.write_wav(tmp_path_factory.mktemp('in') / 'a.wav', y))
 
 
+def _predict(workdir, path, *flags):
+  """The binary's exit code on a model and a file, run in this process."""
+  return cli.call(predict.main, predict.define_flags,
+                  ['predict', f'--workdir={workdir}', f'--input={path}',
+                   *flags])
+
+
 def _error_line(capsys):
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1, err
@@ -60,10 +69,10 @@ def _error_line(capsys):
 
 def test_probabilities_are_softmax_of_mean_segment_log_probs(audio_model,
                                                              speech):
-  model = predict.load_model(os.path.dirname(audio_model))
-  result = predict.predict_file(model, speech)
+  model = inference.load_model(os.path.dirname(audio_model))
+  result = inference.predict_file(model, speech)
   x = audio.logmel_segments(audio.load_audio(speech, 16000), 16000)
-  lp = train.test_log_probs(model.config, model.params, model.genotype, None,
+  lp = inference.test_log_probs(model.config, model.params, model.genotype, None,
                             x)
   expected = np.exp(lp.mean(0)) / np.exp(lp.mean(0)).sum()
   got = np.array([result['probabilities'][c] for c in CLASSES])
@@ -74,13 +83,13 @@ def test_probabilities_are_softmax_of_mean_segment_log_probs(audio_model,
 
 
 def test_cli_prints_a_sorted_table_or_json(audio_model, speech, capsys):
-  assert predict.run(audio_model, speech) == 0
+  assert _predict(audio_model, speech) == 0
   table = capsys.readouterr().out.splitlines()
   assert table[2].split() == ['class', 'probability']
   probs = [float(line.split()[1]) for line in table[3:]]
   assert len(probs) == 3 and probs == sorted(probs, reverse=True)
   assert abs(sum(probs) - 1) < 1e-3
-  assert predict.run(audio_model, speech, as_json=True) == 0
+  assert _predict(audio_model, speech, '--json') == 0
   out = json.loads(capsys.readouterr().out)
   assert set(out['probabilities']) == set(CLASSES)
   assert out['prediction'] == table[3].split()[0]
@@ -99,14 +108,14 @@ def test_bad_input_is_one_error_line(audio_model, tmp_path, capsys, name,
     cv2.imwrite(str(path), np.full((32, 32, 3), 128, np.uint8))
   else:
     path.write_bytes(content)
-  assert predict.run(audio_model, str(path)) == 1
+  assert _predict(audio_model, str(path)) == 1
   line = _error_line(capsys)
   assert line.startswith('error: ') and words in line, line
   assert name in line
 
 
 def test_missing_model_is_one_error_line(tmp_path, speech, capsys):
-  assert predict.run(str(tmp_path), speech) == 1
+  assert _predict(str(tmp_path), speech) == 1
   assert 'no trained model' in _error_line(capsys)
 
 
@@ -116,23 +125,23 @@ def test_video_model_reads_a_face_photo_and_rejects_audio(tmp_path, speech,
   workdir = os.path.dirname(_save(tmp_path / 'model', 'video'))
   photo = str(tmp_path / 'astronaut.png')
   cv2.imwrite(photo, cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR))
-  result = predict.predict_file(predict.load_model(workdir), photo)
+  result = inference.predict_file(inference.load_model(workdir), photo)
   assert result['n_rows'] == 1 and result['modality'] == 'image'
   assert abs(sum(result['probabilities'].values()) - 1) < 1e-6
-  assert predict.run(workdir, speech) == 1
+  assert _predict(workdir, speech) == 1
   assert 'audio input, but the model was trained on video' in _error_line(
       capsys)
   blank = str(tmp_path / 'wall.jpg')
   cv2.imwrite(blank, np.full((240, 320, 3), 90, np.uint8))
-  assert predict.run(workdir, blank) == 1
+  assert _predict(workdir, blank) == 1
   assert 'no face detected' in _error_line(capsys)
 
 
 @pytest.mark.skipif(not os.path.isfile(EMODB_WAV),
                     reason='../shared/data/emodb not present')
 def test_real_emodb_file(audio_model):
-  model = predict.load_model(audio_model)  # the model folder itself works too
-  result = predict.predict_file(model, EMODB_WAV)
+  model = inference.load_model(audio_model)  # the model folder itself works too
+  result = inference.predict_file(model, EMODB_WAV)
   # 2.000 s at a 10 ms hop: 201 frames -> windows at 0, 34, 68, 102, 136.
   assert result['n_rows'] == 5
   assert abs(sum(result['probabilities'].values()) - 1) < 1e-6
@@ -144,5 +153,5 @@ def test_help_lists_every_input_extension_predict_takes():
                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         check=False, timeout=tinyconfig.HANG_GUARD_S)
   listed = ' '.join(proc.stdout.split())  # absl wraps help lines
-  for ext in predict.AUDIO_EXTS + predict.VIDEO_EXTS + predict.IMAGE_EXTS:
+  for ext in inference.AUDIO_EXTS + inference.VIDEO_EXTS + inference.IMAGE_EXTS:
     assert ext in listed.split('--input:')[1].split('--')[0], ext

@@ -13,10 +13,10 @@ from data_prep import synthetic
 from data_prep import testing
 from experiments.lib import data
 from experiments.lib import normalize
-from experiments import predict
+from experiments.lib import inference
 from experiments.lib import protocol
 from experiments.lib import tensorboard
-from experiments import train
+from experiments.lib import pathnet_protocol
 import tinyconfig
 from pathnet_jax import metrics
 
@@ -32,7 +32,7 @@ def tiny_config(**overrides):
 def scratch(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('scratch'))
   config = tiny_config()
-  return config, workdir, train.train_and_evaluate(config, workdir)
+  return config, workdir, pathnet_protocol.train_and_evaluate(config, workdir)
 
 
 @pytest.fixture(scope='module')
@@ -40,7 +40,7 @@ def transfer(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('transfer'))
   config = tiny_config(task='transfer', sources=('synthetic',),
                        protocol='speaker_kfold', n_splits=0)
-  return config, workdir, train.train_and_evaluate(config, workdir)
+  return config, workdir, pathnet_protocol.train_and_evaluate(config, workdir)
 
 
 @pytest.fixture(scope='module')
@@ -119,16 +119,16 @@ def test_normalisation_uses_the_training_fold_only(scratch):
 
 def test_rerun_resumes_finished_folds(scratch):
   config, workdir, results = scratch
-  again = train.train_and_evaluate(config, workdir)
+  again = pathnet_protocol.train_and_evaluate(config, workdir)
   assert metrics.jsonable(again['folds']) == metrics.jsonable(results['folds'])
 
 
 def test_workdir_of_another_config_is_refused(tmp_path):
-  train.claim_workdir(tiny_config(), str(tmp_path))
-  train.claim_workdir(tiny_config(folds=(1,)), str(tmp_path))  # more folds
+  pathnet_protocol.claim_workdir(tiny_config(), str(tmp_path))
+  pathnet_protocol.claim_workdir(tiny_config(folds=(1,)), str(tmp_path))  # more folds
   with pytest.raises(ValueError,
                      match=r'differs in: evolution.generations, seed'):
-    train.claim_workdir(tiny_config(seed=3, evolution=dict(generations=5)),
+    pathnet_protocol.claim_workdir(tiny_config(seed=3, evolution=dict(generations=5)),
                         str(tmp_path))
 
 
@@ -148,7 +148,7 @@ def test_transfer_freezes_the_source_pathway(transfer):
 def test_multi_source_pools_the_sources(tmp_path):
   config = tiny_config(task='multi_source',
                        sources=('synthetic:sex=f', 'synthetic:sex=m'))
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   female = data.load_corpus('synthetic:sex=f', config)
   assert 0 < len(female) < results['source_best']['n_rows'] == results[
       'n_rows']
@@ -159,13 +159,13 @@ def test_multi_source_pools_the_sources(tmp_path):
 @pytest.mark.parametrize('run', ['scratch', 'transfer'])
 def test_predict_uses_the_trained_pathway(request, run, speech):
   config, workdir, results = request.getfixturevalue(run)
-  model = predict.load_model(workdir)
-  got = predict.predict_file(model, speech)
+  model = inference.load_model(workdir)
+  got = inference.predict_file(model, speech)
   assert set(got['probabilities']) == set(results['class_names'])
   # The same numbers as scoring the segments the way the test folds are.
   x = normalize.apply_normalizer(model.stats,
-                                 predict.input_features(speech, model))
-  lp = train.test_log_probs(config, model.params, model.genotype,
+                                 inference.input_features(speech, model))
+  lp = inference.test_log_probs(config, model.params, model.genotype,
                             model.frozen_slots, x).mean(0)
   expected = np.exp(lp) / np.exp(lp).sum()
   got = [got['probabilities'][c] for c in results['class_names']]
@@ -175,21 +175,21 @@ def test_predict_uses_the_trained_pathway(request, run, speech):
 def test_ensemble_run_scores_the_ensemble_and_its_best_alone(tmp_path,
                                                             speech):
   config = tiny_config(ensemble_size=3)
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   fold = results['folds'][0]
   assert fold['ensemble_size'] == 3  # of the 4 pathways of the population
   assert {'wa', 'ua', 'n'} <= set(fold['single_best_utterance'])
   assert fold['single_best_utterance']['n'] == fold['utterance']['n']
-  model = predict.load_model(str(tmp_path))
+  model = inference.load_model(str(tmp_path))
   assert model.genotype.shape[0] == 3  # [k, L, N]: predict uses all three
   np.testing.assert_array_equal(model.genotype[0], fold['best_genotype'])
   x = normalize.apply_normalizer(model.stats,
-                                 predict.input_features(speech, model))
-  members = [train.test_log_probs(config, model.params, g, None, x)
+                                 inference.input_features(speech, model))
+  members = [inference.test_log_probs(config, model.params, g, None, x)
              for g in model.genotype]
   mean_p = np.mean([np.exp(lp) for lp in members], axis=0)  # [n, C]
   lp = np.log(mean_p).mean(0)
-  got = predict.predict_file(model, speech)['probabilities']
+  got = inference.predict_file(model, speech)['probabilities']
   np.testing.assert_allclose([got[c] for c in results['class_names']],
                              np.exp(lp) / np.exp(lp).sum(), rtol=1e-5)
 
@@ -199,20 +199,20 @@ def test_speaker_normalised_run_and_predict(tmp_path, speech):
   statistics (the held-out speaker's too); predict uses the file's own."""
   config = tiny_config(normalize='speaker', protocol='speaker_kfold',
                        n_splits=0)
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   assert np.isfinite(results['aggregate']['utterance']['ua_mean'])
   fs = data.load_corpus(config.target, config)
   with np.load(tmp_path / 'model' / 'normalizer.npz') as z:
     assert str(z['mode']) == 'speaker'
     expected = normalize.fit_normalizer(fs.x, 'speaker', speaker=fs.speaker)
     np.testing.assert_allclose(z['mean'], expected.mean)  # all 3 speakers
-  model = predict.load_model(str(tmp_path))
-  x = predict.input_features(speech, model)
+  model = inference.load_model(str(tmp_path))
+  x = inference.input_features(speech, model)
   own = normalize.fit_normalizer(x, 'speaker', speaker=['f'] * len(x))
-  lp = train.test_log_probs(
+  lp = inference.test_log_probs(
       config, model.params, model.genotype, model.frozen_slots,
       normalize.apply_normalizer(own, x, speaker=['f'] * len(x))).mean(0)
-  got = predict.predict_file(model, speech)['probabilities']
+  got = inference.predict_file(model, speech)['probabilities']
   np.testing.assert_allclose([got[c] for c in results['class_names']],
                              np.exp(lp) / np.exp(lp).sum(), rtol=1e-5)
 
@@ -238,7 +238,7 @@ def test_cli_bad_config_is_one_error_line(tmp_path, flag, words):
 
 def test_missing_data_root_is_one_error_line(tmp_path, capsys):
   config = tiny_config(target='emodb', data_root=str(tmp_path / 'nowhere'))
-  assert train.run(config, str(tmp_path / 'w')) == 1
+  assert pathnet_protocol.run(config, str(tmp_path / 'w')) == 1
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and err[0].startswith("error: corpus 'emodb' not found")
   assert 'nowhere' in err[0]
@@ -248,7 +248,7 @@ def test_missing_data_root_is_one_error_line(tmp_path, capsys):
 def test_batch_larger_than_the_data_is_one_error_line_before_the_workdir(
     tmp_path, capsys):
   config = tiny_config(optim=dict(batch_size=1000))
-  assert train.run(config, str(tmp_path / 'run')) == 1
+  assert pathnet_protocol.run(config, str(tmp_path / 'run')) == 1
   err = capsys.readouterr().err.strip().splitlines()
   assert err == ['error: fold 0, seed 0: optim.batch_size must be in '
                  '[1, n_train=23], got 1000']
@@ -268,11 +268,11 @@ def _per_fold(results):
 
 def test_seeds_evolved_together_give_each_seeds_run_alone(tmp_path):
   # random_kfold: each seed has its own folds, and so its own fold sizes.
-  together = train.train_and_evaluate(
+  together = pathnet_protocol.train_and_evaluate(
       tiny_config(seeds=(0, 1), folds=(), n_splits=3), str(tmp_path / 'b'))
   assert together['seeds'] == [0, 1]
   for seed in (0, 1):
-    alone = train.train_and_evaluate(
+    alone = pathnet_protocol.train_and_evaluate(
         tiny_config(seed=seed, folds=(), n_splits=3),
         str(tmp_path / f'alone{seed}'))
     with open(tmp_path / 'b' / f'seed_{seed}' / 'results.json') as f:

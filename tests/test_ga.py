@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from pathnet_jax import checks
 from pathnet_jax import ga
 import tinyconfig
 
@@ -26,7 +27,8 @@ def test_ask_returns_distinct_members_for_each_tournament():
 
 def test_too_many_tournaments_is_a_clear_error():
   with pytest.raises(ValueError, match='tournaments_per_generation'):
-    _state(tournaments_per_generation=4)
+    checks.validate_config(
+        tinyconfig.tiny_config(tournaments_per_generation=4))
 
 
 def test_tell_copies_winner_into_loser_and_leaves_winner():

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from data_prep import synthetic
-from experiments import ablation
+from experiments.lib import ablation
+from experiments.lib import configs
 from experiments.lib import data as data_lib
 from experiments.lib import splits
 from experiments.configs import improved_speaker
@@ -35,7 +36,7 @@ def test_paper_config_is_the_papers_method_with_every_option_off():
 def test_every_ablation_variant_changes_only_listed_settings():
   base = paper.get_config()
   for name, overrides in ablation.VARIANTS.items():
-    c = ablation.with_overrides(base, overrides)
+    c = configs.with_overrides(base, overrides)
     for dotted, value in overrides.items():
       node = c
       for part in dotted.split('.'):

@@ -272,8 +272,8 @@ def face_manifest(tmp_path_factory):
 
 
 def test_still_image_manifest_trains_and_predicts(face_manifest, tmp_path):
-  from experiments import predict  # pylint: disable=g-import-not-at-top
-  from experiments import train  # pylint: disable=g-import-not-at-top
+  from experiments.lib import inference  # pylint: disable=g-import-not-at-top
+  from experiments.lib import pathnet_protocol  # pylint: disable=g-import-not-at-top
   c = default.get_config()
   c.target = f'manifest:{face_manifest}'
   c.modality = 'image'
@@ -284,20 +284,20 @@ def test_still_image_manifest_trains_and_predicts(face_manifest, tmp_path):
   c.optim.batch_size = 4
   c.n_splits, c.folds = 2, (0,)
   workdir = str(tmp_path / 'run')
-  results = train.train_and_evaluate(c, workdir)
+  results = pathnet_protocol.train_and_evaluate(c, workdir)
   assert results['n_rows'] == results['n_utterances'] == 12
   assert results['class_names'] == ['happiness', 'sadness']
   assert results['folds'][0]['n_test_rows'] == 6
-  model = predict.load_model(workdir)
+  model = inference.load_model(workdir)
   picture = str(Path(face_manifest).parent / 'pictures' / 'face03.png')
-  out = predict.predict_file(model, picture)
+  out = inference.predict_file(model, picture)
   assert out['n_rows'] == 1 and out['modality'] == 'image'
   assert set(out['probabilities']) == {'happiness', 'sadness'}
   assert abs(sum(out['probabilities'].values()) - 1) < 1e-6
   x = store.file_features(picture, 'image', model.feature_params)
   np.testing.assert_allclose(
       [out['probabilities'][c] for c in model.class_names],
-      predict.predict_rows(model, x))
+      inference.predict_rows(model, x))
 
 
 # --------------------------------------------------------------------------

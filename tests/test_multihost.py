@@ -172,7 +172,7 @@ def _train_worker(process_id: int, port: int, workdir: str,
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')
   assert parallel.maybe_initialize_distributed(f'127.0.0.1:{port}', 2,
                                                process_id)
-  from experiments import train  # pylint: disable=g-import-not-at-top
+  from experiments.lib import pathnet_protocol  # pylint: disable=g-import-not-at-top
   from experiments.lib import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
   written = []
   write = workdir_lib.write_atomically
@@ -188,7 +188,7 @@ def _train_worker(process_id: int, port: int, workdir: str,
   cfg.n_splits = 2
   cfg.folds = (0,)
   cfg.parallel = {'mesh': 'auto'}
-  train.train_and_evaluate(cfg, workdir)
+  pathnet_protocol.train_and_evaluate(cfg, workdir)
   with open(out_path, 'w') as f:
     json.dump(written, f)
   jax.distributed.shutdown()

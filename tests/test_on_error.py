@@ -167,13 +167,13 @@ def test_baseline_skips_and_lists_an_unreadable_recording(tmp_path):
 def test_a_still_face_corpus_with_a_faceless_photo_evolves_end_to_end(
     faces, tmp_path):
   # The case through experiments.train, as its binary runs it.
-  from experiments import train  # pylint: disable=g-import-not-at-top
+  from experiments.lib import pathnet_protocol  # pylint: disable=g-import-not-at-top
   import tinyconfig  # pylint: disable=g-import-not-at-top
   config = tinyconfig.synthetic_run_config(
       target=faces['spec'], modality='image', cache_dir=faces['cache'],
       on_error='skip', max_skipped_fraction_files=0.2)
   config.optim.batch_size = 2
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   assert results['n_utterances'] == 6
   written = json.loads((tmp_path / 'results.json').read_text())
   assert written['skipped_files'] == {'target': [BLANK_SKIPPED], 'source': []}

@@ -16,7 +16,8 @@ import pytest
 from data_prep import store
 from data_prep import testing
 from experiments.lib import data
-from experiments import train
+from experiments.lib import pathnet_protocol
+from pathnet_jax import metrics
 from pathnet_jax import checkpoint as ckpt_lib
 from experiments.lib import workdir as workdir_lib
 import tinyconfig
@@ -35,7 +36,7 @@ def tiny_config(**overrides):
 
 
 def _fold_essentials(results):
-  return [{k: train.metrics.jsonable(f[k]) for k in DETERMINISTIC_KEYS}
+  return [{k: metrics.jsonable(f[k]) for k in DETERMINISTIC_KEYS}
           for f in results['folds']]
 
 
@@ -59,7 +60,7 @@ def test_loso_with_a_speaker_lacking_a_class_ends_with_results(
   config = tiny_config(target=path, protocol='speaker_kfold', n_splits=0,
                        folds=(), evolution=dict(generations=1,
                                                 checkpoint_every=0))
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   with open(tmp_path / 'results.json') as f:
     written = json.load(f)
   assert written['n_folds'] == 3
@@ -75,7 +76,7 @@ def test_loso_with_a_speaker_lacking_a_class_ends_with_results(
   assert written['aggregate']['utterance']['per_class_recall_mean'][2] == (
       pytest.approx(np.mean(others)))
   # The rerun reads the folds back from scores.json (null) and agrees.
-  again = train.train_and_evaluate(config, str(tmp_path))
+  again = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   np.testing.assert_array_equal(
       again['aggregate']['utterance']['per_class_recall_mean'],
       results['aggregate']['utterance']['per_class_recall_mean'])
@@ -87,7 +88,7 @@ def test_loso_with_a_speaker_lacking_a_class_ends_with_results(
 def finished(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('finished') / 'run'
   config = tiny_config()
-  return config, workdir, train.train_and_evaluate(config, str(workdir))
+  return config, workdir, pathnet_protocol.train_and_evaluate(config, str(workdir))
 
 
 def test_corrupt_newest_checkpoint_resumes_from_previous_with_same_results(
@@ -99,7 +100,7 @@ def test_corrupt_newest_checkpoint_resumes_from_previous_with_same_results(
   batch, = (workdir / 'checkpoints').iterdir()  # the batch of fold 0
   _overwrite_data_files(str(batch / '4'))
   with caplog.at_level(logging.WARNING):
-    again = train.train_and_evaluate(config, str(workdir))
+    again = pathnet_protocol.train_and_evaluate(config, str(workdir))
   assert '4.corrupt' in caplog.text
   assert sorted(os.listdir(batch)) == ['3', '4', '4.corrupt']
   assert _fold_essentials(again) == _fold_essentials(results)
@@ -114,7 +115,7 @@ def test_unreadable_scores_of_a_finished_fold_are_recomputed(
   shutil.copytree(source, workdir)
   (workdir / 'fold_0' / 'scores.json').write_bytes(content)
   with caplog.at_level(logging.WARNING):
-    again = train.train_and_evaluate(config, str(workdir))
+    again = pathnet_protocol.train_and_evaluate(config, str(workdir))
   assert 'recomputing fold 0' in caplog.text
   assert _fold_essentials(again) == _fold_essentials(results)
   with open(workdir / 'fold_0' / 'scores.json') as f:
@@ -173,7 +174,7 @@ def test_unknown_field_in_a_config_file_names_the_nearest_valid_one(
     tmp_path, capsys):
   config = tiny_config()
   config.optim.learnin_rate = 0.1  # a typo in a user's config file
-  assert train.run(config, str(tmp_path / 'run')) == 1
+  assert pathnet_protocol.run(config, str(tmp_path / 'run')) == 1
   assert capsys.readouterr().err.strip() == (
       "error: unknown config field 'optim.learnin_rate'; did you mean "
       "'optim.learning_rate'?")
@@ -300,7 +301,7 @@ def test_full_disk_during_a_checkpoint_is_one_line_naming_its_directory(
     raise ValueError(TENSORSTORE_FULL.format(dir=mngr.directory))
   monkeypatch.setattr(ckpt_lib.ocp.CheckpointManager, 'save', full_disk)
   workdir = tmp_path / 'run'
-  assert train.run(tiny_config(), str(workdir)) == 1
+  assert pathnet_protocol.run(tiny_config(), str(workdir)) == 1
   err = capsys.readouterr().err.strip().splitlines()
   batch, = os.listdir(workdir / 'checkpoints')  # the batch of fold 0
   assert err == [
@@ -320,7 +321,7 @@ def test_full_disk_during_a_results_file_is_one_line_naming_it(
   monkeypatch.setattr(json, 'dump', full_disk)
   workdir = tmp_path / 'run'
   config = tinyconfig.synthetic_run_config(generations=2)
-  assert train.run(config, str(workdir)) == 1
+  assert pathnet_protocol.run(config, str(workdir)) == 1
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and err[0].startswith(
       f"error: no space left on device writing {workdir / 'results.json'}")
@@ -359,16 +360,16 @@ def test_a_real_full_disk_is_one_error_line_without_traceback(tmp_path):
 # Locks on every output, and workdirs that survive upgrades.
 
 def test_predict_waits_for_a_model_being_written_then_says_busy(tmp_path):
-  from experiments import predict  # pylint: disable=g-import-not-at-top
+  from experiments.lib import inference  # pylint: disable=g-import-not-at-top
   from test_experiments_predict import _save  # pylint: disable=g-import-not-at-top
   model = _save(tmp_path / 'run' / 'model', 'audio')
   lock = os.path.join(model, workdir_lib.MODEL_LOCK_NAME)
   with workdir_lib.locked(lock, shared=False, wait_s=0) as held:
     assert held  # what save_model holds while it replaces the files
-    with pytest.raises(predict.PredictError, match='being written by a '
+    with pytest.raises(inference.PredictError, match='being written by a '
                        'running experiment'):
-      predict.load_model(str(tmp_path / 'run'), wait_s=0.3)
-  assert predict.load_model(str(tmp_path / 'run')).class_names == (
+      inference.load_model(str(tmp_path / 'run'), wait_s=0.3)
+  assert inference.load_model(str(tmp_path / 'run')).class_names == (
       'neutral', 'anger', 'sadness')
 
 
@@ -383,7 +384,7 @@ def test_reproduce_refuses_an_output_folder_in_use(tmp_path):
 
 
 def test_ablation_refuses_an_output_file_in_use(tmp_path):
-  from experiments import ablation  # pylint: disable=g-import-not-at-top
+  from experiments.lib import ablation  # pylint: disable=g-import-not-at-top
   out = tmp_path / 'ablation.json'
   with workdir_lib.exclusive(str(tmp_path), lock_name='ablation.json.lock'):
     with pytest.raises(workdir_lib.InUse, match='ablation output'):
@@ -396,7 +397,7 @@ def test_ablation_refuses_an_output_file_in_use(tmp_path):
 def finished_tiny_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('upgrade') / 'run')
   config = tinyconfig.synthetic_run_config(generations=2)
-  return config, workdir, train.train_and_evaluate(config, workdir)
+  return config, workdir, pathnet_protocol.train_and_evaluate(config, workdir)
 
 
 def _drop_fields(workdir, *dotted):
@@ -418,7 +419,7 @@ def test_workdir_of_an_older_version_resumes_when_new_fields_are_default(
     finished_tiny_run):
   config, workdir, results = finished_tiny_run
   _drop_fields(workdir, 'ensemble_size', 'model.compute')
-  again = train.train_and_evaluate(config, workdir)
+  again = pathnet_protocol.train_and_evaluate(config, workdir)
   assert _fold_essentials(again) == _fold_essentials(results)
 
 
@@ -428,4 +429,4 @@ def test_workdir_of_an_older_version_is_refused_when_a_new_field_is_set(
   _drop_fields(workdir, 'ensemble_size')
   changed = tinyconfig.synthetic_run_config(generations=2, ensemble_size=3)
   with pytest.raises(ValueError, match=r'differs in: ensemble_size\)'):
-    train.train_and_evaluate(changed, workdir)
+    pathnet_protocol.train_and_evaluate(changed, workdir)

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pathnet_jax import model, pathway, train
+from pathnet_jax import checks, model, pathway, train
 import tinyconfig
 
 NO_FROZEN = jnp.zeros((2, 6), bool)
@@ -135,7 +135,7 @@ def test_unknown_optimizer_is_rejected():
   cfg = tinyconfig.tiny_config()
   cfg.optim.optimizer = 'rmsprop'
   with pytest.raises(ValueError, match='optimizer'):
-    train.make_optimizer(cfg)
+    checks.validate_config(cfg)
 
 
 @pytest.mark.parametrize('n', [1, 2, 17, 1625, 1626, 2140])

@@ -9,9 +9,10 @@ import pytest
 from data_prep import synthetic
 from data_prep import testing
 from experiments.lib import data
-from experiments import predict
+from experiments.lib import inference
 from experiments.lib import protocol
-from experiments import train
+from experiments.lib import pathnet_protocol
+from experiments.lib import validate
 from experiments.lib import views
 from pathnet_jax import model as model_lib
 import tinyconfig
@@ -123,10 +124,10 @@ def test_a_view_trains_scores_and_predicts_as_evaluation_does(
     corpus, tmp_path, view):
   config, root = corpus
   config = _with_view(config, view)
-  results = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path / 'run'))
   fold = results['folds'][0]
   assert 0.0 <= fold['utterance']['ua'] <= 1.0
-  model = predict.load_model(str(tmp_path / 'run'))
+  model = inference.load_model(str(tmp_path / 'run'))
   assert model.functionals_params['functionals'] == 'eGeMAPSv02'
   # A test utterance of fold 0: predict builds the rows evaluation built.
   fs = data.load_corpus(config.target, config)
@@ -134,12 +135,12 @@ def test_a_view_trains_scores_and_predicts_as_evaluation_does(
   p, = protocol.plan(config, fs, [0], funcs=funcs)
   u = p.utt_test[0]
   wav = str(root / fs.utterance_ids[u])
-  x = None if views.of(config).per_utterance else predict.input_features(
+  x = None if views.of(config).per_utterance else inference.input_features(
       wav, model)
-  rows = predict.model_rows(model, x, predict.input_functionals(wav, model))
+  rows = inference.model_rows(model, x, inference.input_functionals(wav, model))
   np.testing.assert_allclose(rows, p.x_test[p.utt_test == u], rtol=1e-5,
                              atol=1e-5)
-  out = predict.predict_file(model, wav)
+  out = inference.predict_file(model, wav)
   assert sum(out['probabilities'].values()) == pytest.approx(1.0)
   with open(tmp_path / 'run' / 'model' / 'meta.json') as f:
     assert json.load(f)['config']['model']['input_view'] == view
@@ -149,7 +150,7 @@ def test_functionals_need_audio(corpus):
   config, _ = corpus
   config = _with_view(config, 'functionals:eGeMAPSv02', modality='image')
   with pytest.raises(ValueError, match='needs audio'):
-    train.check_config(config)
+    validate.check_config(config)
 
 
 def test_chosen_config_is_improved_speaker_with_the_joined_compare_view():

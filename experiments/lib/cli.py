@@ -5,6 +5,11 @@ in a traceback.
     if __name__ == '__main__':
       cli.run(main, define_flags)   # instead of define_flags(); app.run(main)
 
+A binary's `define_flags(flag_values=flags.FLAGS, argv=None)` and
+`main(argv, flag_values=flags.FLAGS)` take the flags they use, so that
+`call(main, define_flags, argv)` runs it in this process on flags of its own
+(tests: the same error path without starting an interpreter).
+
 Bugs (any other exception) still raise with their traceback: hiding them
 would lose what a maintainer needs. Light to import (the JAX and data
 modules load only when an error is reported), so small binaries stay fast.
@@ -163,6 +168,26 @@ def run(main: Callable, define_flags: Callable[[], None] | None = None
     except Exception as e:  # pylint: disable=broad-except
       _exit_on_flag_error(e, argv)
   app.run(exits_on_error(main), flags_parser=parse)
+
+
+def call(main: Callable, define_flags: Callable, argv: Sequence[str]) -> int:
+  """The binary (`main`, `define_flags`) run on `argv` as `run` runs it, in
+  this process, on a FlagValues of its own: its exit code (0, or 1 after
+  the one `error:` line)."""
+  flag_values = flags.FlagValues()
+  try:
+    try:
+      define_flags(flag_values, list(argv))
+    except Exception as e:  # pylint: disable=broad-except
+      _exit_on_flag_error(e, argv)
+    try:
+      rest = flag_values(list(argv))
+    except Exception as e:  # pylint: disable=broad-except
+      _exit_on_flag_error(e, argv)
+    exits_on_error(main)(rest, flag_values)
+  except SystemExit as e:
+    return 0 if e.code is None else int(e.code)
+  return 0
 
 
 def use_compilation_cache(cache_dir: str) -> str:

@@ -198,7 +198,7 @@ def train_cnn(key, config, x_train, y_train, init_params=None, *,
 def predict_log_probs(params: Params, x, config) -> np.ndarray:
   """Log-softmax outputs: [n, H, W, C] -> [n, num_classes] (dropout off)."""
   model = make_model(config.model, num_classes_of(params))
-  batch_size = config.get('eval_batch_size', 256)
+  batch_size = config.eval_batch_size
   x = np.asarray(x, np.float32)
   out = []
   for start in range(0, x.shape[0], batch_size):

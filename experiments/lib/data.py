@@ -37,7 +37,8 @@ from data_prep import store
 
 FILTER_KEYS = ('sex', 'speaker', 'label')
 ON_ERROR = ('raise', 'skip')
-# Used when a config predates the settings (configs/default.py holds them).
+# The flag defaults of binaries without a config (baseline, reproduce): the
+# values configs/default.py and configs/finetune.py declare (a test checks).
 DEFAULT_ON_ERROR = 'raise'
 DEFAULT_MAX_SKIPPED_FRACTION = 0.05
 # How errors name the settings; binaries without --config rename them
@@ -153,9 +154,7 @@ def restrict_to_shared(target: store.FeatureSet, source: store.FeatureSet
 
 def skip_settings(config) -> tuple[str, float]:
   """(on_error, max_skipped_fraction_files) of a config, checked."""
-  on_error = config.get('on_error', DEFAULT_ON_ERROR)
-  fraction = config.get('max_skipped_fraction_files',
-                        DEFAULT_MAX_SKIPPED_FRACTION)
+  on_error, fraction = config.on_error, config.max_skipped_fraction_files
   if on_error not in ON_ERROR:
     raise ValueError(f'config.on_error must be one of {", ".join(ON_ERROR)}, '
                      f'got {on_error!r}')

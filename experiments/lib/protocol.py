@@ -1,6 +1,6 @@
 """A protocol's runs: every (seed, fold) of an experiment evolved as one batch.
 
-train.py reads the corpus and owns the workdir; this module turns the folds
+pathnet_protocol.py reads the corpus and owns the workdir; this module turns the folds
 of every seed into `pathnet_jax.runs.Run`s (training-fold normalisation,
 fitness rows, transfer's frozen source pathway), evolves them together and
 scores their test folds in one jitted call.
@@ -32,7 +32,7 @@ from pathnet_jax import transfer
 
 def seeds_of(config) -> list[int]:
   """The run's seeds: `config.seeds`, or [config.seed] when it is empty."""
-  seeds = [int(s) for s in config.get('seeds', ()) or ()]
+  seeds = [int(s) for s in config.seeds]
   return seeds or [int(config.seed)]
 
 
@@ -142,7 +142,7 @@ def plan(config, fs, seeds: Sequence[int], skip=frozenset(),
       n_fold_rows = int(train_rows.size)
       train_rows = splits.subsample_utterances(
           train_rows, fs.utterance, fs.label,
-          float(config.get('train_fraction', 1.0)), seed + i)
+          float(config.train_fraction), seed + i)
       fit_rows, fitness_rows = train_rows, None
       if config.fitness == 'validation':
         fit_rows, fitness_rows = splits.validation_split(
@@ -233,7 +233,7 @@ def scoring_genotypes(config, result, fitness_x, fitness_y) -> np.ndarray:
   `fitness_x`, `fitness_y` (the rows evolution's fitness used), measured
   again on the final weights. The GA's stored fitness is stale: a mutated
   loser inherits its winner's, new untrained modules and all."""
-  k = int(config.get('ensemble_size', 1))
+  k = int(config.ensemble_size)
   best = np.asarray(result.best_genotype, np.int32)
   if k == 1:
     return best[None]
@@ -242,9 +242,8 @@ def scoring_genotypes(config, result, fitness_x, fitness_y) -> np.ndarray:
                          *(result.frozen_slots or (None, None)))
   fitness, _ = train_lib.evaluate(
       result.params, idx, w, jnp.asarray(fitness_x), jnp.asarray(fitness_y),
-      batch_size=int(config.optim.get('eval_batch_size', 1024)),
-      aggregate=config.model.aggregate,
-      compute=config.model.get('compute', 'gather'))
+      batch_size=int(config.optim.eval_batch_size),
+      aggregate=config.model.aggregate, compute=config.model.compute)
   return ensemble.fittest_distinct(genotypes, np.asarray(fitness), k,
                                    best=best)
 

@@ -59,7 +59,7 @@ def parse(name: str) -> View:
 
 
 def of(config) -> View:
-  return parse(config.model.get('input_view', 'segment'))
+  return parse(config.model.input_view)
 
 
 def functionals_mode(mode: str) -> str:
