@@ -1,13 +1,18 @@
 """Every binary's bad input ends in exactly one `error:` line and exit code 1,
 never a traceback (issue 19 item 4; experiments/lib/cli.py). Each case is a
 realistic mistake that fails before any real work, run as a subprocess
-exactly as a user would."""
+exactly as a user would (one case per binary at least), or in this process
+through the same error path (inprocess.py) where a binary has its subprocess
+case already."""
 import os
 import subprocess
 import sys
 
 import pytest
 
+from experiments import ablation
+from experiments import predict
+import inprocess
 import tinyconfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,13 +65,6 @@ CASES = {
                                f'--data_root={_unreadable_emodb_wav(t)}',
                                f'--cache_dir={t / "features"}'],
         '03a02Wb.wav'),
-    'predict, no trained model': (
-        'predict', lambda t: [f'--workdir={t}', f'--input={t / "a.wav"}'],
-        'no trained model in'),
-    'ablation, an unknown corpus': (
-        'ablation', lambda t: ['--config.target=nocorpus',
-                               f'--out={t / "ablation.json"}'],
-        "unknown corpus 'nocorpus'"),
     'ablation, an unknown field of the default config': (
         'ablation', lambda t: ['--config.optim.learnin_rate=0.1',
                                f'--out={t / "ablation.json"}'],
@@ -100,6 +98,41 @@ def test_bad_input_ends_in_one_error_line(tmp_path, case):
   assert proc.returncode == 1, output[-2000:]
   assert 'Traceback' not in output, output[-2000:]
   assert len(errors) == 1 and culprit in errors[0], output[-2000:]
+
+
+# binary -> (arguments given the test's folder, text the error line holds)
+IN_PROCESS = {
+    'predict, no trained model': (
+        predict, lambda t: [f'--workdir={t}', f'--input={t / "a.wav"}'],
+        'no trained model in'),
+    'predict, no --input': (
+        predict, lambda t: [f'--workdir={t}'],
+        'flag --input=None: Flag --input must have a value other than None.'),
+    'ablation, an unknown corpus': (
+        ablation, lambda t: ['--config.target=nocorpus',
+                             f'--out={t / "ablation.json"}'],
+        "unknown corpus 'nocorpus'"),
+    'ablation, an unknown variant': (
+        ablation, lambda t: ['--variants=paper,nope',
+                             f'--out={t / "ablation.json"}'],
+        "unknown variant 'nope'"),
+    'ablation, a selection share of 1': (
+        ablation, lambda t: ['--select_fraction=1',
+                             f'--out={t / "ablation.json"}'],
+        '--select_fraction must be in (0, 1), got 1.0'),
+}
+
+
+@pytest.mark.parametrize('case', list(IN_PROCESS))
+def test_bad_input_in_process_ends_in_one_error_line(tmp_path, case):
+  binary, make_args, culprit = IN_PROCESS[case]
+  proc = inprocess.run(binary, *make_args(tmp_path))
+  output = proc.stdout + proc.stderr
+  errors = [l for l in output.splitlines() if l.startswith('error:')]
+  assert proc.returncode == 1, output[-2000:]
+  assert 'Traceback' not in output, output[-2000:]
+  assert len(errors) == 1 and culprit in errors[0], output[-2000:]
+  assert not (tmp_path / 'ablation.json').exists()
 
 
 def test_an_unreadable_file_names_the_flag_that_skips_it(tmp_path):

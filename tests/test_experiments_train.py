@@ -3,8 +3,6 @@ results.json, fold hygiene, training-fold normalisation, predict on the
 trained models, and one clear error line for bad configs."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,9 @@ from experiments.lib import normalize
 from experiments.lib import inference
 from experiments.lib import protocol
 from experiments.lib import tensorboard
+from experiments import train
 from experiments.lib import pathnet_protocol
+import inprocess
 import tinyconfig
 from pathnet_jax import metrics
 
@@ -218,9 +218,8 @@ def test_speaker_normalised_run_and_predict(tmp_path, speech):
 
 
 def _cli(*args):
-  return subprocess.run([sys.executable, '-m', 'experiments.train', *args],
-                        capture_output=True, text=True, cwd=REPO, timeout=tinyconfig.HANG_GUARD_S,
-                        check=False)
+  """experiments.train on args, in this process (inprocess.py)."""
+  return inprocess.run(train, '--nocompilation_cache', *args)
 
 
 @pytest.mark.parametrize('flag, words', [
@@ -228,7 +227,7 @@ def _cli(*args):
     ('--config.evolution.generations=0', 'generations must be >= 1, got 0'),
 ])
 def test_cli_bad_config_is_one_error_line(tmp_path, flag, words):
-  proc = _cli('--config=experiments/configs/demo.py', flag,
+  proc = _cli(f'--config={REPO}/experiments/configs/demo.py', flag,
               f'--workdir={tmp_path / "w"}')
   assert proc.returncode == 1
   assert 'Traceback' not in proc.stdout + proc.stderr

@@ -16,10 +16,12 @@ import pytest
 from data_prep import store
 from data_prep import testing
 from experiments.lib import data
+from experiments import train
 from experiments.lib import pathnet_protocol
 from pathnet_jax import metrics
 from pathnet_jax import checkpoint as ckpt_lib
 from experiments.lib import workdir as workdir_lib
+import inprocess
 import tinyconfig
 from test_checkpoint import _overwrite_data_files
 
@@ -184,9 +186,8 @@ def test_unknown_field_in_a_config_file_names_the_nearest_valid_one(
 # Bad inputs through the binary.
 
 def _cli(*args):
-  return subprocess.run([sys.executable, '-m', 'experiments.train', *args],
-                        capture_output=True, text=True, cwd=REPO, timeout=tinyconfig.HANG_GUARD_S,
-                        check=False)
+  """experiments.train on args, in this process (inprocess.py)."""
+  return inprocess.run(train, '--nocompilation_cache', *args)
 
 
 def _error_lines(proc):

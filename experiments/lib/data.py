@@ -154,7 +154,9 @@ def restrict_to_shared(target: store.FeatureSet, source: store.FeatureSet
 
 def skip_settings(config) -> tuple[str, float]:
   """(on_error, max_skipped_fraction_files) of a config, checked."""
-  on_error, fraction = config.on_error, config.max_skipped_fraction_files
+  # A ConfigDict or a plain dict of the two (binaries with flags).
+  on_error = config['on_error']
+  fraction = config['max_skipped_fraction_files']
   if on_error not in ON_ERROR:
     raise ValueError(f'config.on_error must be one of {", ".join(ON_ERROR)}, '
                      f'got {on_error!r}')
