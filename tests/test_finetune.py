@@ -7,7 +7,7 @@ import pytest
 
 from data_prep.store import FeatureSet
 from experiments.lib import cnn
-from experiments import finetune
+from experiments.lib import finetune
 from experiments.lib import workdir as workdir_lib
 from experiments.configs import finetune as finetune_config
 

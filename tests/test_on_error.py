@@ -10,7 +10,7 @@ import pytest
 from data_prep import store
 from data_prep import testing
 from experiments.lib import data
-from experiments import finetune
+from experiments.lib import finetune
 from experiments.configs import default
 from experiments.configs import finetune as finetune_config
 
