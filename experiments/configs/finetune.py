@@ -4,6 +4,10 @@ r"""Fine-tuning baseline (Zhang et al. 2018 style CNN) configuration.
       --workdir=runs/finetune_synthetic
   python -m experiments.finetune --config=experiments/configs/finetune.py:emodb \
       --workdir=runs/finetune_emodb
+  # three seeds x leave-one-speaker-out, every (seed, fold) in one batch
+  python -m experiments.finetune --config=experiments/configs/finetune.py:emodb \
+      --config.protocol=speaker_kfold --config.seeds=0,1,2 \
+      --workdir=runs/finetune_emodb_loso
   # transfer: pre-train on one corpus, fine-tune every layer on another
   python -m experiments.finetune --config=experiments/configs/finetune.py:emodb \
       --config.source=savee --workdir=runs/finetune_savee_emodb

@@ -56,6 +56,8 @@ def upgrade_recorded(config_dict: dict[str, Any]) -> dict[str, Any]:
   out.setdefault('run_batching', 'auto')
   if out.get('n_splits') is None:
     out['n_splits'] = 0
+  if not out.get('max_folds'):  # 0 (all folds) as absent
+    out.pop('max_folds', None)
   return out
 
 
