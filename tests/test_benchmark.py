@@ -9,7 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import benchmark
+from experiments.benchmarks import common
+from experiments.benchmarks import faces
+from experiments.benchmarks import generation
+from experiments.benchmarks import registry
+from experiments.benchmarks import transfer
 import tinyconfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,7 +47,7 @@ def test_throughput_covers_every_case_and_compute(quick_run):
 
 def test_throughput_relates_every_rate_to_the_machine_gemm_peak(quick_run):
   th = quick_run[0]['throughput']
-  assert th['gemm_size'] == benchmark.TINY.gemm_size
+  assert th['gemm_size'] == common.TINY.gemm_size
   for r in th['rows']:
     np.testing.assert_allclose(
         r['fraction_of_gemm_peak'],
@@ -63,27 +67,27 @@ def test_prints_the_markdown_tables(quick_run):
 
 
 def test_time_to_fitness_sums_seconds_until_the_target():
-  assert benchmark.time_to_fitness([1.0, 2.0, 3.0], [0.1, 0.5, 0.9],
+  assert generation.time_to_fitness([1.0, 2.0, 3.0], [0.1, 0.5, 0.9],
                                    0.5) == 3.0
-  assert benchmark.time_to_fitness([1.0], [0.1], 0.5) is None
+  assert generation.time_to_fitness([1.0], [0.1], 0.5) is None
 
 
 @pytest.mark.slow
 def test_generation_item_races_one_and_several_tournaments():
-  g = benchmark.bench_generation(benchmark.TINY, None)
+  g = generation.bench_generation(common.TINY, None)
   assert [r['tournaments'] for r in g['runs']] == [1, 3]
   assert [r['full_generations'] for r in g['runs']] == [200, 66]
   for r in g['runs']:
     assert r['folds_extrapolated_s'] > 0
     assert max(r['best_fitness']) >= g['target_fitness']
-  assert 'EXTRAPOLATED' in benchmark.markdown(
-      {'machine': benchmark.machine(), 'sizes': {}, 'generation': g})
+  assert 'EXTRAPOLATED' in registry.markdown(
+      {'machine': common.machine(), 'sizes': {}, 'generation': g})
 
 
 @pytest.mark.slow
 def test_transfer_item_scores_both_methods():
-  sizes = benchmark.TINY
-  r = benchmark.bench_transfer(sizes, benchmark.blob_features(sizes, 96))
+  sizes = common.TINY
+  r = transfer.bench_transfer(sizes, common.blob_features(sizes, 96))
   assert [row['method'] for row in r['rows']] == ['PathNet transfer',
                                                   'fine-tuned CNN']
   for row in r['rows']:
@@ -92,8 +96,7 @@ def test_transfer_item_scores_both_methods():
 
 
 def test_face_item_crops_every_frame_of_its_photo_video():
-  from experiments import benchmark
-  out = benchmark.bench_faces(8)
+  out = faces.bench_faces(8)
   assert out['frames'] == 8 and out['resolution'] == '640x480'
   assert out['frames_per_s'] == pytest.approx(8 / out['seconds'])
 
@@ -106,6 +109,47 @@ def test_protocol_item_counts_steady_generation_time_after_the_compile():
   assert protocol.generation_compute_s(results, 8, 2) == pytest.approx(4.0)
 
 
-def test_protocol_item_is_run_only_on_request():
-  assert 'protocol' in benchmark.ITEMS
-  assert 'protocol' in benchmark.ON_REQUEST
+def test_registry_runs_exactly_the_requested_items(monkeypatch):
+  calls = []
+  for name in registry.ITEMS:
+    monkeypatch.setitem(registry.ITEMS, name, registry.Item(
+        lambda ctx, name=name: calls.append(name) or {'ran': name},
+        lambda result: [f"## {result['ran']}"]))
+  results = registry.run(common.Context(common.TINY), ['faces', 'reference'])
+  assert calls == ['reference', 'faces']  # in the registry's order
+  assert results['faces'] == {'ran': 'faces'}
+  assert set(results['item_seconds']) == {'reference', 'faces'}
+  assert 'throughput' not in results
+  text = registry.markdown(results)
+  assert '## reference' in text and '## faces' in text
+
+
+def test_long_items_run_only_on_request():
+  assert 'protocol' not in registry.default_items()
+  assert 'cnn_protocol' not in registry.default_items()
+  assert {'throughput', 'faces', 'reference'} <= set(registry.default_items())
+
+
+def test_an_unknown_item_is_one_clear_error_before_anything_runs():
+  with pytest.raises(ValueError, match=r"unknown benchmark items \['nope'\]"):
+    registry.run(common.Context(common.TINY), ['throughput', 'nope'])
+  env = dict(os.environ, JAX_PLATFORMS='cpu', PYTHONPATH=ROOT)
+  proc = subprocess.run(
+      [sys.executable, '-m', 'experiments.benchmark', '--quick',
+       '--items=throughput,nope'], cwd=ROOT, env=env, capture_output=True,
+      text=True, timeout=tinyconfig.HANG_GUARD_S, check=False)
+  assert proc.returncode == 1
+  assert proc.stderr.strip().splitlines()[-1].startswith(
+      "error: unknown benchmark items ['nope']; valid: reference,")
+  assert '[benchmark]' not in proc.stdout
+
+
+@pytest.mark.slow
+def test_cnn_protocol_item_agrees_between_its_sides():
+  from experiments.benchmarks import cnn_protocol  # pylint: disable=g-import-not-at-top
+  r = cnn_protocol.bench_cnn_protocol(common.Context(common.TINY, rounds=1))
+  assert r['runs'] == 2 * 2  # tiny preset: 2 folds x 2 seeds
+  assert r['batching'] == 'loop' and r['max_ua_difference'] == 0.0
+  assert r['one_at_a_time_over_batched'] == pytest.approx(
+      r['best_s']['one_at_a_time'] / r['best_s']['batched'])
+  assert '### 8.' in '\n'.join(cnn_protocol.markdown(r))

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import benchmark
+from experiments.benchmarks import common
 from experiments.benchmarks import reference, speedup
 from pathnet_jax import model, pathway, train
 import tinyconfig
@@ -48,7 +48,7 @@ def test_reference_generation_copies_the_winner_into_the_loser():
 
 
 def test_reference_item_times_numpy_and_this_revision():
-  result = speedup.bench_reference(benchmark.TINY, rounds=1,
+  result = speedup.bench_reference(common.TINY, rounds=1,
                                    configs=('paper',))
   sides = {(r['config'], r['side']) for r in result['rows']}
   assert sides == {('paper', 'numpy reference'), ('paper', 'this revision')}

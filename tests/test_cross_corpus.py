@@ -10,7 +10,7 @@ import pytest
 from data_prep import labels
 from data_prep import synthetic
 from experiments.lib import data
-from experiments import finetune
+from experiments.lib import finetune
 from experiments.lib import splits
 from experiments.lib import pathnet_protocol
 from experiments.lib import validate
@@ -152,7 +152,7 @@ def test_finetune_keeps_the_same_fraction_of_utterances(tmp_path):
   config.synthetic = dict(num_speakers=3, num_classes=3,
                           utterances_per_class=4)
   config.train_fraction = 0.5
-  config.max_folds = 1
+  config.folds = (0,)
   results = finetune.train_and_evaluate(config, str(tmp_path))
   fold = results['folds'][0]
   assert fold['history']['n_train_utterances'] == 9
@@ -169,7 +169,7 @@ def test_finetune_shared_classes_only_restricts_both_sets(tmp_path):
   config = finetune_config.get_config('tiny')
   config.source = 'synthetic:label=neutral,anger'
   config.shared_classes_only = True
-  config.max_folds = 1
+  config.folds = (0,)
   results = finetune.train_and_evaluate(config, str(tmp_path))
   assert results['class_names'] == ['neutral', 'anger']
 

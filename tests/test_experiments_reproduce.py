@@ -6,7 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from experiments import reproduce
+from experiments.lib import reproduce
+from experiments.lib import reproduce_readme
+from experiments.lib import rows as rows_lib
 from experiments.lib import splits
 
 ROWS = ('a_emo', 'emodb_f2m_ft')
@@ -112,31 +114,31 @@ def test_unknown_row_is_rejected(tmp_path):
 
 
 def test_to_synthetic_keeps_filters_and_merges_pools():
-  assert reproduce.to_synthetic('enterface+savee') == 'synthetic'
-  assert reproduce.to_synthetic('emodb:sex=f') == 'synthetic:sex=f'
+  assert rows_lib.to_synthetic('enterface+savee') == 'synthetic'
+  assert rows_lib.to_synthetic('emodb:sex=f') == 'synthetic:sex=f'
 
 
 def test_every_row_has_a_config_naming_known_corpora():
-  for row in reproduce.ROWS:
-    config = reproduce.row_config(row)
-    assert reproduce.specs(row, config), row.name
-    for spec in reproduce.specs(row, config):
+  for row in rows_lib.ROWS:
+    config = rows_lib.row_config(row)
+    assert rows_lib.specs(row, config), row.name
+    for spec in rows_lib.specs(row, config):
       assert set(reproduce.data.corpus_names(spec)) <= {
           'emodb', 'savee', 'enterface', 'ravdess'}
 
 
 def test_second_protocol_starts_from_the_first_ones_source(tmp_path):
-  by_name = {r.name: r for r in reproduce.ROWS}
+  by_name = {r.name: r for r in rows_lib.ROWS}
   first = tmp_path / 'emodb_f2m_random_kfold'
   (first / 'source' / 'checkpoints' / '2').mkdir(parents=True)
   second = str(tmp_path / 'emodb_f2m_speaker_kfold')
   transfer = by_name['emodb_f2m']
-  config = reproduce.row_config(transfer)
+  config = rows_lib.row_config(transfer)
   assert reproduce.share_source(transfer, config, str(first), second)
   assert os.path.isdir(os.path.join(second, 'source', 'checkpoints', '2'))
   assert not reproduce.share_source(transfer, config, str(first), second)
   scratch = by_name['a_emo']
-  assert not reproduce.share_source(scratch, reproduce.row_config(scratch),
+  assert not reproduce.share_source(scratch, rows_lib.row_config(scratch),
                                     str(first), str(tmp_path / 'other'))
 
 
@@ -162,8 +164,11 @@ def test_seeds_are_pooled_in_the_table(seeded):
   runs = outcome['emodb_m']['seeds']['random_kfold']
   assert sorted(runs) == [0, 1]
   assert runs[1]['seed'] == 1 and runs[1]['config']['train_fraction'] == 1
-  assert os.path.isdir(os.path.join(out, 'emodb_m_random_kfold_seed1'))
-  assert os.path.isdir(os.path.join(out, 'emodb_m_random_kfold_frac0.5'))
+  # Both seeds in one batch: each seed's results in its seed_<s>/ folder.
+  assert os.path.isdir(os.path.join(out, 'emodb_m_random_kfold_seeds0-1',
+                                    'seed_1'))
+  assert os.path.isdir(os.path.join(out,
+                                    'emodb_m_random_kfold_seeds0-1_frac0.5'))
   ua = [f['utterance']['ua'] for r in runs.values() for f in r['folds']]
   _, rows = _table_rows(out)
   assert rows['A_EMO♂'][4] == f'{np.mean(ua):.3f} ± {np.std(ua):.3f}'
@@ -172,7 +177,7 @@ def test_seeds_are_pooled_in_the_table(seeded):
 @pytest.mark.slow  # 8 tiny runs: ~2-5 min on the 2-core machine
 def test_gains_pair_the_same_seeds_and_folds(seeded):
   out, outcome = seeded
-  gain = reproduce.paired_gain(outcome['emodb_f2m']['seeds']['random_kfold'],
+  gain = reproduce_readme.paired_gain(outcome['emodb_f2m']['seeds']['random_kfold'],
                                outcome['emodb_m']['seeds']['random_kfold'])
   diff = [a['utterance']['ua'] - b['utterance']['ua']
           for s in (0, 1)
@@ -205,15 +210,17 @@ def test_paired_gain_test_statistic():
   def runs(uas):
     return {0: {'folds': [{'fold': i, 'utterance': {'wa': u, 'ua': u},
                            'segment': {'wa': u}} for i, u in enumerate(uas)]}}
-  gain = reproduce.paired_gain(runs([0.6, 0.7, 0.9]), runs([0.5, 0.5, 0.6]))
+  gain = reproduce_readme.paired_gain(runs([0.6, 0.7, 0.9]), runs([0.5, 0.5, 0.6]))
   assert gain['mean'] == pytest.approx(0.2) and gain['wins'] == 3
-  assert gain['p'] == pytest.approx(0.0742, abs=1e-3)  # t = 4, 2 dof
-  assert reproduce.paired_gain(runs([0.5]), {}) is None
+  # Wilcoxon signed-rank (stats.paired_test): 3 of 3 pairs won, exact
+  # two-sided p = 2 / 2**3.
+  assert gain['p'] == pytest.approx(0.25)
+  assert reproduce_readme.paired_gain(runs([0.5]), {}) is None
 
 
 def test_shared_classes_and_improved_options_shape_the_configs():
-  by_name = {r.name: r for r in reproduce.ROWS}
-  assert reproduce.row_corpora(['a_rav_emo_ft', 'a_emo']) == ['emodb',
+  by_name = {r.name: r for r in rows_lib.ROWS}
+  assert rows_lib.row_corpora(['a_rav_emo_ft', 'a_emo']) == ['emodb',
                                                               'ravdess']
   c = reproduce.run_config(by_name['a_rav_emof_emom'], 'random_kfold',
                            data_root='d', cache_dir='c',
@@ -232,15 +239,15 @@ def test_shared_classes_and_improved_options_shape_the_configs():
 
 
 def test_cross_corpus_group_names_rows_with_configs():
-  rows = reproduce.expand_rows(['cross_corpus', 'a_emo'])
+  rows = rows_lib.expand_rows(['cross_corpus', 'a_emo'])
   assert rows[0] == 'a_emo' and rows.count('a_emo') == 1
-  assert set(rows) <= set(reproduce.ROW_NAMES)
-  assert {a for pair in reproduce.GAINS for a in pair} <= set(rows)
+  assert set(rows) <= set(rows_lib.ROW_NAMES)
+  assert {a for pair in rows_lib.GAINS for a in pair} <= set(rows)
 
 
 def test_speaker_folds_are_leave_one_out_for_the_shared_ravdess_actors():
   # issue 11: 12 LOSO folds on RAVDESS actors 01–12, 10 on EMO-DB.
-  row = {r.name: r for r in reproduce.ROWS}['a_emo_rav']
+  row = {r.name: r for r in rows_lib.ROWS}['a_emo_rav']
   c = reproduce.run_config(row, 'speaker_kfold', data_root='d', cache_dir='c')
   speakers = np.repeat([f'{a:02d}' for a in range(1, 13)], 4)
   data = {'speaker': speakers, 'label': np.tile(np.arange(4), 12),
@@ -248,3 +255,16 @@ def test_speaker_folds_are_leave_one_out_for_the_shared_ravdess_actors():
   folds = splits.make_folds(c.protocol, data, c.n_splits, seed=0)
   assert [set(speakers[te]) for _, te in folds] == [
       {f'{a:02d}'} for a in range(1, 13)]
+
+
+@pytest.mark.parametrize('row_name', ['a_emo', 'a_rav_emo_ft'])
+def test_several_seeds_become_one_batch_of_the_row(row_name):
+  row = {r.name: r for r in rows_lib.ROWS}[row_name]
+  c = reproduce.run_config(row, 'random_kfold', data_root='d',
+                           cache_dir='c', seeds=(2, 0, 1))
+  assert (c.seed, tuple(c.seeds)) == (2, (2, 0, 1))
+  one = reproduce.run_config(row, 'random_kfold', data_root='d',
+                             cache_dir='c', seeds=(3,))
+  assert (one.seed, tuple(one.seeds)) == (3, ())
+  assert reproduce.run_dir('o', row_name, 'random_kfold', (2, 0, 1)) == (
+      os.path.join('o', f'{row_name}_random_kfold_seeds2-0-1'))

@@ -7,7 +7,7 @@ import pytest
 
 from data_prep.store import FeatureSet
 from experiments.lib import cnn
-from experiments import finetune
+from experiments.lib import finetune
 from experiments.lib import workdir as workdir_lib
 from experiments.configs import finetune as finetune_config
 
@@ -109,3 +109,13 @@ def test_a_workdir_in_use_is_refused_before_any_training(tmp_path):
       finetune.train_and_evaluate(finetune_config.get_config('tiny'),
                                   str(tmp_path))
   assert sorted(p.name for p in tmp_path.iterdir()) == ['run.lock']
+
+
+def test_configs_recorded_before_the_renames_read_as_todays():
+  today = json.loads(json.dumps(_config().to_dict()))
+  old = {k: v for k, v in today.items()
+         if k not in ('seeds', 'folds', 'run_batching', 'normalize')}
+  old.update(normalizer=today['normalize'], max_folds=0)
+  assert finetune.upgrade_recorded(old) == finetune.upgrade_recorded(today)
+  old['normalizer'] = 'none'
+  assert finetune.upgrade_recorded(old) != finetune.upgrade_recorded(today)

@@ -10,7 +10,7 @@ import pytest
 from data_prep import store
 from data_prep import testing
 from experiments.lib import data
-from experiments import finetune
+from experiments.lib import finetune
 from experiments.configs import default
 from experiments.configs import finetune as finetune_config
 
@@ -124,10 +124,11 @@ def test_binaries_with_flags_name_the_settings_as_flags():
 
 
 def test_reproduce_passes_its_flags_into_every_config():
-  from experiments import reproduce  # pylint: disable=g-import-not-at-top
+  from experiments.lib import reproduce  # pylint: disable=g-import-not-at-top
+  from experiments.lib import rows  # pylint: disable=g-import-not-at-top
   for row in ('a_emo', 'a_emo_ft'):  # a PathNet row and a fine-tuning row
     config = reproduce.run_config(
-        next(r for r in reproduce.ROWS if r.name == row), 'random_kfold',
+        next(r for r in rows.ROWS if r.name == row), 'random_kfold',
         data_root='data', cache_dir='features', on_error='skip',
         max_skipped_fraction_files=0.2)
     assert (config.on_error, config.max_skipped_fraction_files) == ('skip',

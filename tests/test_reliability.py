@@ -375,7 +375,7 @@ def test_predict_waits_for_a_model_being_written_then_says_busy(tmp_path):
 
 
 def test_reproduce_refuses_an_output_folder_in_use(tmp_path):
-  from experiments import reproduce  # pylint: disable=g-import-not-at-top
+  from experiments.lib import reproduce  # pylint: disable=g-import-not-at-top
   out = tmp_path / 'out'
   with workdir_lib.exclusive(str(out), lock_name=reproduce.LOCK_NAME):
     with pytest.raises(workdir_lib.InUse, match='reproduce output folder'):

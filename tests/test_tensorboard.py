@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from experiments import finetune
+from experiments.lib import finetune
 from experiments.lib import tensorboard
 from test_finetune import _config, _tiny_corpus
 

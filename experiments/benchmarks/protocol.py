@@ -126,10 +126,19 @@ def bench_protocol(features: str, rounds: int, compare_rev: str,
   return out
 
 
+def run(ctx) -> dict[str, Any]:
+  """Item 'protocol' on a benchmarks.common.Context (needs --features)."""
+  if not ctx.features:
+    raise ValueError('item protocol needs --features (EMO-DB .npz)')
+  return bench_protocol(os.path.abspath(ctx.features), ctx.protocol_rounds,
+                        ctx.compare_rev, quick=ctx.quick)
+
+
 def markdown(result: dict[str, Any]) -> list[str]:
-  """The item's table (benchmark.markdown adds it under its heading)."""
+  """The item's section of the report."""
   rev = result['compare_rev'] or '(no --compare_rev: not timed)'
-  lines = [f'Fastest of {result["rounds"]} alternating round(s); one run at '
+  lines = ['### 6. Whole protocols, end to end', '',
+           f'Fastest of {result["rounds"]} alternating round(s); one run at '
            f'a time = revision {rev}, a process per seed.', '',
            '| protocol | runs | one run at a time | batched | × | batched, '
            'warm compile cache | generation compute | wall / compute |',

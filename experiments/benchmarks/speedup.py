@@ -106,6 +106,11 @@ def bench_reference(sizes, rounds: int, compare_rev: str = '',
           'compare_rev': compare_rev or None, 'rows': rows}
 
 
+def run(ctx) -> dict[str, Any]:
+  """Item 'reference' on a benchmarks.common.Context."""
+  return bench_reference(ctx.sizes, ctx.rounds, ctx.compare_rev)
+
+
 def markdown(result: dict[str, Any]) -> list[str]:
   out = ['### 0. One generation against the sequential reference', '',
          f"{result['rows_per_fold']} random training rows, one tournament "

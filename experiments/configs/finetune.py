@@ -4,6 +4,10 @@ r"""Fine-tuning baseline (Zhang et al. 2018 style CNN) configuration.
       --workdir=runs/finetune_synthetic
   python -m experiments.finetune --config=experiments/configs/finetune.py:emodb \
       --workdir=runs/finetune_emodb
+  # three seeds x leave-one-speaker-out, every (seed, fold) in one batch
+  python -m experiments.finetune --config=experiments/configs/finetune.py:emodb \
+      --config.protocol=speaker_kfold --config.seeds=0,1,2 \
+      --workdir=runs/finetune_emodb_loso
   # transfer: pre-train on one corpus, fine-tune every layer on another
   python -m experiments.finetune --config=experiments/configs/finetune.py:emodb \
       --config.source=savee --workdir=runs/finetune_savee_emodb
@@ -35,10 +39,13 @@ def get_config(preset: str = '') -> ml_collections.ConfigDict:
 
   # Evaluation.
   config.protocol = 'random_kfold'  # | 'speaker_kfold' | 'leaky_segment_kfold'
-  config.n_splits = config_dict.placeholder(int)  # None: 5, or LOSO
-  config.max_folds = 0  # run only the first k folds; 0 = all
+  config.n_splits = 0  # 0: 5, or leave-one-speaker-out for speaker_kfold
+  config.folds = ()  # run only these fold indices; empty = all
   config.seed = 0
-  config.normalizer = 'pixel'  # | 'band_channel' | 'none'
+  # Several seeds trained together with every fold as one batch; results per
+  # seed in <workdir>/seed_<s>/. Empty: the one run of `seed` in <workdir>.
+  config.seeds = ()
+  config.normalize = 'pixel'  # | 'band_channel' | 'none'
   config.val_fraction = 0.0  # > 0: keep the epoch with best validation acc.
   # Learning curves: this fraction of each training fold's utterances (the
   # same ones experiments.train keeps); test folds unchanged.
@@ -67,6 +74,10 @@ def get_config(preset: str = '') -> ml_collections.ConfigDict:
   config.pretrain_epochs = 10
   config.pretrain_learning_rate = config_dict.placeholder(float)  # None: lr
   config.eval_batch_size = 256
+  # How a batch's runs (folds x seeds) share the device: 'vmap' (one step
+  # advances every run), 'loop' (the same compiled step once per run), or
+  # 'auto': loop on CPU, vmap elsewhere (experiments/lib/cnn_runs.py).
+  config.run_batching = 'auto'
 
   if preset == 'emodb':
     config.target = 'emodb'

@@ -104,10 +104,11 @@ def _optimizer(name: str, learning_rate: float, momentum: float,
   return tx
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _train_step(model: AlexNetLike, tx: optax.GradientTransformation, params,
-                opt_state, xb, yb, key):
-  """One minibatch: [b, H, W, C], [b] -> params, opt_state, loss, accuracy."""
+def train_step(model: AlexNetLike, tx: optax.GradientTransformation, params,
+               opt_state, xb, yb, key):
+  """One minibatch: [b, H, W, C], [b] -> params, opt_state, loss, accuracy.
+  Unjitted: `_train_step` jits it for one run, experiments/lib/cnn_runs.py
+  vmaps it over the runs of a batch."""
 
   def loss_fn(p):
     logits = model.apply({'params': p}, xb, train=True, rngs={'dropout': key})
@@ -118,6 +119,9 @@ def _train_step(model: AlexNetLike, tx: optax.GradientTransformation, params,
   updates, opt_state = tx.update(grads, opt_state, params)
   params = optax.apply_updates(params, updates)
   return params, opt_state, loss, jnp.mean(logits.argmax(-1) == yb)
+
+
+_train_step = jax.jit(train_step, static_argnums=(0, 1))
 
 
 def train_cnn(key, config, x_train, y_train, init_params=None, *,

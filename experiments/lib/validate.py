@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from experiments.lib import cnn_runs
 from experiments.lib import configs
 from experiments.lib import data
 from experiments.lib import normalize
+from experiments.lib import splits
 from experiments.lib import views
 from pathnet_jax import checks
 
@@ -78,3 +80,106 @@ def check_ablation(variant_configs: Mapping[str, Any], select_fraction: float,
   if select_by not in SELECT_BY:
     raise ValueError(f"select_by must be 'utterance' or 'speaker', got "
                      f'{select_by!r}')
+
+
+# --- fine-tuning CNN config (experiments/configs/finetune.py) ---
+# The fields of experiments/configs/finetune.py and their checks; renamed
+# fields name their new name.
+_FINETUNE_RENAMED = {'normalizer': 'normalize'}
+_FINETUNE_OPTIMIZERS = ('adam', 'sgd')
+# The CNN normalises with training-fold statistics (no per-speaker mode).
+_FINETUNE_NORMALIZE = ('pixel', 'band_channel', 'none')
+# Fields a finetune config may hold beyond configs/finetune.py's (reproduce
+# sets max_folds on quick runs, as on PathNet configs).
+_FINETUNE_OPTIONAL = ('max_folds',)
+
+
+def _finetune_fields() -> set[str]:
+  from experiments.configs import finetune  # pylint: disable=g-import-not-at-top
+  return set(finetune.get_config().keys())
+
+
+def _positive_int(config, name: str, minimum: int = 1) -> None:
+  value = config.get(name)
+  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    raise ValueError(f'config.{name} must be an integer >= {minimum}, got '
+                     f'{value!r}')
+
+
+def _indices(config, name: str) -> list[int]:
+  values = list(config.get(name, ()) or ())
+  if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+             for v in values):
+    raise ValueError(f'config.{name} must be non-negative integers, got '
+                     f'{values}')
+  if len(set(values)) != len(values):
+    raise ValueError(f'config.{name} repeats a value: {values}')
+  return values
+
+
+def _check_finetune_model(model: Any) -> None:
+  convs = [tuple(model.conv_features), tuple(model.conv_kernels),
+           tuple(model.conv_strides)]
+  if not convs[0] or len({len(c) for c in convs}) != 1:
+    raise ValueError('config.model.conv_features, conv_kernels and '
+                     'conv_strides must be non-empty and of one length, got '
+                     f'{[len(c) for c in convs]}')
+  if min(v for c in convs for v in c) < 1:
+    raise ValueError('config.model conv features, kernels and strides must '
+                     'be >= 1')
+  bad = [i for i in model.pool_after if not 0 <= i < len(convs[0])]
+  if bad:
+    raise ValueError(f'config.model.pool_after names convolutions {bad}; '
+                     f'there are {len(convs[0])} (0-based)')
+  if any(f < 1 for f in model.dense_features):
+    raise ValueError('config.model.dense_features must be >= 1, got '
+                     f'{tuple(model.dense_features)}')
+  if not 0 <= float(model.dropout) < 1:
+    raise ValueError(f'config.model.dropout must be in [0, 1), got '
+                     f'{model.dropout}')
+
+
+def check_finetune(config) -> None:
+  """Raises ValueError naming the first bad field of a finetune config."""
+  for old, new in _FINETUNE_RENAMED.items():
+    if old in config:
+      raise ValueError(f'config.{old} is now config.{new}')
+  unknown = sorted(set(config.keys()) - _finetune_fields()
+                   - set(_FINETUNE_OPTIONAL))
+  if unknown:
+    raise ValueError(f'unknown finetune config fields {unknown}')
+  if config.protocol not in splits.PROTOCOLS:
+    raise ValueError(f'config.protocol must be one of '
+                     f'{sorted(splits.PROTOCOLS)}, got {config.protocol!r}')
+  _positive_int(config, 'n_splits', 0)
+  if config.get('max_folds') is not None:
+    _positive_int(config, 'max_folds', 0)
+  _indices(config, 'folds')
+  _indices(config, 'seeds')
+  if config.normalize not in _FINETUNE_NORMALIZE:
+    raise ValueError(f'config.normalize must be one of {_FINETUNE_NORMALIZE}'
+                     f', got {config.normalize!r}')
+  if not 0 <= float(config.val_fraction) < 1:
+    raise ValueError(f'config.val_fraction must be in [0, 1), got '
+                     f'{config.val_fraction}')
+  if not 0 < float(config.train_fraction) <= 1:
+    raise ValueError(f'config.train_fraction must be in (0, 1], got '
+                     f'{config.train_fraction}')
+  if config.shared_classes_only and not config.source:
+    raise ValueError('config.shared_classes_only needs config.source')
+  if config.optimizer not in _FINETUNE_OPTIMIZERS:
+    raise ValueError(f'config.optimizer must be one of '
+                     f'{_FINETUNE_OPTIMIZERS}, got {config.optimizer!r}')
+  rates = {'learning_rate': config.learning_rate}
+  if config.pretrain_learning_rate is not None:  # None: learning_rate
+    rates['pretrain_learning_rate'] = config.pretrain_learning_rate
+  for name, value in rates.items():
+    if value is None or not float(value) > 0:
+      raise ValueError(f'config.{name} must be > 0, got {value!r}')
+  for name in ('batch_size', 'eval_batch_size'):
+    _positive_int(config, name)
+  for name in ('epochs', 'pretrain_epochs'):
+    _positive_int(config, name, 0)
+  cnn_runs.batching_mode(config)  # raises for an unknown mode
+  data.skip_settings(config)
+  _check_finetune_model(config.model)
