@@ -114,7 +114,7 @@ def test_one_compiled_program_serves_runs_of_every_size(monkeypatch):
   def counting(*args, **kwargs):
     traced.append(1)
     return real(*args, **kwargs)
-  monkeypatch.setattr(evolve, 'generation', counting)
+  monkeypatch.setattr(gen_lib, 'generation', counting)
   runs.evolve_runs(tinyconfig.tiny_config(generations=4, checkpoint_every=2,
                                           run_batching='loop'), _runs())
   assert len(traced) == 1  # 3 runs x 2 calls, one trace
