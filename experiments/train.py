@@ -24,7 +24,6 @@ same command; JAX joins them before anything else runs:
 from __future__ import annotations
 
 import os
-import sys
 from typing import Sequence
 
 from absl import app
