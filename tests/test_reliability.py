@@ -19,6 +19,7 @@ from experiments.lib import data
 from experiments import train
 from pathnet_jax import checkpoint as ckpt_lib
 from experiments.lib import workdir as workdir_lib
+import inprocess
 import tinyconfig
 from test_checkpoint import _overwrite_data_files
 
@@ -183,9 +184,9 @@ def test_unknown_field_in_a_config_file_names_the_nearest_valid_one(
 # Bad inputs through the binary.
 
 def _cli(*args):
-  return subprocess.run([sys.executable, '-m', 'experiments.train', *args],
-                        capture_output=True, text=True, cwd=REPO, timeout=tinyconfig.HANG_GUARD_S,
-                        check=False)
+  """`python -m experiments.train ARGS`, run in this process (its one
+  subprocess smoke test is in test_experiments_train)."""
+  return inprocess.run_binary('train', args)
 
 
 def _error_lines(proc):
