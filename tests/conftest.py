@@ -34,11 +34,10 @@ if _OWN_CACHE:
   os.environ[CACHE_ENV] = _OWN_CACHE
 for _name, _value in CACHE_SETTINGS.items():
   os.environ.setdefault(_name, _value)
-jax.config.update('jax_compilation_cache_dir', os.environ[CACHE_ENV])
-jax.config.update('jax_persistent_cache_min_compile_time_secs',
-                  float(os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS']))
-jax.config.update('jax_persistent_cache_min_entry_size_bytes',
-                  int(os.environ['JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES']))
+for _name, _parse in (('jax_compilation_cache_dir', str),
+                      ('jax_persistent_cache_min_compile_time_secs', float),
+                      ('jax_persistent_cache_min_entry_size_bytes', int)):
+  jax.config.update(_name, _parse(os.environ[_name.upper()]))
 # JAX opens the cache at its first compile and keeps that folder: compile
 # now, before a test runs a binary in this process that names its own.
 jax.jit(lambda x: x + 1)(0)

@@ -88,6 +88,9 @@ def run_binary(name: str, args: Sequence[str]) -> Finished:
           # The test imported the module already: runpy runs it afresh.
           warnings.filterwarnings(
               'ignore', '.* found in sys.modules after import', RuntimeWarning)
+          # ml_collections loads a --config file so (a Python 3.12 notice).
+          warnings.filterwarnings('ignore', 'the load_module',
+                                  DeprecationWarning)
           runpy.run_module(f'experiments.{name}', run_name='__main__',
                            alter_sys=True)
       except SystemExit as e:
