@@ -344,6 +344,9 @@ def _tiny_tmpfs(path, size='200k'):
     subprocess.run(['umount', '-l', str(path)], check=False)
 
 
+# A whole demo run onto a real 200 KiB filesystem; the two specs above check
+# the same line in the default run from the error TensorStore raised.
+@pytest.mark.slow
 def test_a_real_full_disk_is_one_error_line_without_traceback(tmp_path):
   with _tiny_tmpfs(tmp_path / 'small') as small:
     proc = _cli('--config.evolution.generations=4',
