@@ -35,11 +35,6 @@ from ml_collections import config_flags
 from experiments.lib import cli
 from experiments.lib import pathnet_protocol
 from pathnet_jax import parallel
-# TODO(merge): experiments/reproduce.py still reads these from this binary;
-# helper H2 moves it onto the libs. Delete these lines at merge.
-from experiments.lib.configs import config_changes  # pylint: disable=unused-import,g-bad-import-order
-from experiments.lib.outputs import git_commit, write_text  # pylint: disable=unused-import,g-bad-import-order
-from experiments.lib.pathnet_protocol import train_and_evaluate  # pylint: disable=unused-import,g-bad-import-order
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'demo.py')
 

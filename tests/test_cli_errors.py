@@ -126,7 +126,8 @@ IN_PROCESS = {
 @pytest.mark.parametrize('case', list(IN_PROCESS))
 def test_bad_input_in_process_ends_in_one_error_line(tmp_path, case):
   binary, make_args, culprit = IN_PROCESS[case]
-  proc = inprocess.run(binary, *make_args(tmp_path))
+  proc = inprocess.run_binary(binary.__name__.split('.')[-1],
+                              make_args(tmp_path))
   output = proc.stdout + proc.stderr
   errors = [l for l in output.splitlines() if l.startswith('error:')]
   assert proc.returncode == 1, output[-2000:]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from experiments import curves
+import inprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,10 +56,8 @@ def test_the_binary_writes_the_png_and_prints_the_table(tmp_path):
 
 
 def test_the_binary_names_a_missing_file_in_one_error_line(tmp_path):
-  proc = subprocess.run(
-      [sys.executable, '-m', 'experiments.curves', f'--out={tmp_path}/c.png',
-       f'--line=m|{tmp_path}/absent.json'], capture_output=True, text=True,
-      cwd=ROOT)
+  proc = inprocess.run_binary('curves', [f'--out={tmp_path}/c.png',
+                                         f'--line=m|{tmp_path}/absent.json'])
   assert proc.returncode != 0
   assert proc.stderr.strip().startswith('error:')
   assert 'absent.json' in proc.stderr

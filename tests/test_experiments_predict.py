@@ -16,8 +16,7 @@ from data_prep import audio
 from data_prep import synthetic
 from data_prep import testing
 from experiments.lib import normalize
-from experiments import predict
-from experiments.lib import cli
+import inprocess
 from experiments.lib import inference
 from experiments.lib import outputs
 from pathnet_jax import model as model_lib
@@ -55,10 +54,13 @@ def speech(tmp_path_factory):
 
 
 def _predict(workdir, path, *flags):
-  """The binary's exit code on a model and a file, run in this process."""
-  return cli.call(predict.main, predict.define_flags,
-                  ['predict', f'--workdir={workdir}', f'--input={path}',
-                   *flags])
+  """The binary's exit code on a model and a file, run in this process
+  (its output passed on to capsys)."""
+  done = inprocess.run_binary('predict', [f'--workdir={workdir}',
+                                          f'--input={path}', *flags])
+  sys.stdout.write(done.stdout)
+  sys.stderr.write(done.stderr)
+  return done.returncode
 
 
 def _error_line(capsys):

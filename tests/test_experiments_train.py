@@ -14,7 +14,6 @@ from experiments.lib import normalize
 from experiments.lib import inference
 from experiments.lib import protocol
 from experiments.lib import tensorboard
-from experiments import train
 from experiments.lib import pathnet_protocol
 import inprocess
 import tinyconfig
@@ -219,7 +218,7 @@ def test_speaker_normalised_run_and_predict(tmp_path, speech):
 
 def _cli(*args):
   """experiments.train on args, in this process (inprocess.py)."""
-  return inprocess.run(train, '--nocompilation_cache', *args)
+  return inprocess.run_binary('train', ['--nocompilation_cache', *args])
 
 
 @pytest.mark.parametrize('flag, words', [

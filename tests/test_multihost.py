@@ -4,9 +4,11 @@ together over one 2-device mesh and must agree on the GA state.
 Each process runs this file as a script: initialise jax.distributed against
 127.0.0.1, evolve a tiny config in 'parallel' mode (the two tournament
 pathways land on different processes), save the final state to a file.
-Two slower launches (-m slow): the same run killed after generation 2 and
-resumed from its checkpoints, and experiments.train on one shared workdir,
-where only process 0 may write results, summary, plots and model/.
+Two slower launches (also `slow`): the same run killed after generation 2
+and resumed from its checkpoints, and experiments.train on one shared
+workdir, where only process 0 may write results, summary, plots and model/.
+All are `multiprocess` tests, outside the plain `pytest`: run them with
+`pytest -m multiprocess` (.ci/run does).
 """
 import json
 import os

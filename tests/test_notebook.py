@@ -4,6 +4,7 @@ run on the synthetic corpus through the same code; the own-manifest cell
 trains on a manifest of eight tones."""
 import contextlib
 import io
+import json
 import os
 
 import nbformat
@@ -36,8 +37,14 @@ def tones_manifest(folder, cache_dir):
 
 
 @pytest.fixture(scope='module')
-def executed(tmp_path_factory):
-  tmp = tmp_path_factory.mktemp('notebook')
+def notebook_dir(tmp_path_factory):
+  """The notebook's folder: its WORKDIR is runs/ inside."""
+  return tmp_path_factory.mktemp('notebook')
+
+
+@pytest.fixture(scope='module')
+def executed(notebook_dir):
+  tmp = notebook_dir
   env = {'PATHNET_NOTEBOOK_SKIP_INSTALL': '1', 'PATHNET_NOTEBOOK_TINY': '1',
          'PATHNET_NOTEBOOK_WORKDIR': str(tmp / 'runs'),
          'PATHNET_NOTEBOOK_DATA_ROOT': str(tmp / 'no_corpora'),
@@ -71,9 +78,17 @@ def _text(cell) -> str:
   return ''.join(out)
 
 
-def test_every_code_cell_ran(executed):
-  code = [c for c in executed.cells if c.cell_type == 'code']
-  assert code and all(c.get('execution_count') for c in code)
+def test_per_fold_table_shows_the_runs_scores_and_a_speed(executed,
+                                                         notebook_dir):
+  text = _text(_cell(executed, 'Per fold'))
+  rows = [l for l in text.splitlines() if l.startswith('| 0 |')]
+  assert len(rows) == 1, text  # the tiny run evaluates fold 0 only
+  _, wa, ua, seconds, rate = (float(c) for c in rows[0].strip('|').split('|'))
+  with open(notebook_dir / 'runs' / 'synthetic_parallel' / 'results.json') as f:
+    fold, = json.load(f)['folds']
+  assert wa == pytest.approx(fold['utterance']['wa'], abs=5e-4)
+  assert ua == pytest.approx(fold['utterance']['ua'], abs=5e-4)
+  assert seconds > 0 and rate > 0
 
 
 def test_install_cell_is_skipped_by_the_env_var(executed):

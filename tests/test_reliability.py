@@ -16,7 +16,6 @@ import pytest
 from data_prep import store
 from data_prep import testing
 from experiments.lib import data
-from experiments import train
 from experiments.lib import pathnet_protocol
 from pathnet_jax import metrics
 from pathnet_jax import checkpoint as ckpt_lib
@@ -186,8 +185,9 @@ def test_unknown_field_in_a_config_file_names_the_nearest_valid_one(
 # Bad inputs through the binary.
 
 def _cli(*args):
-  """experiments.train on args, in this process (inprocess.py)."""
-  return inprocess.run(train, '--nocompilation_cache', *args)
+  """`python -m experiments.train ARGS`, run in this process (its one
+  subprocess smoke test is in test_experiments_train)."""
+  return inprocess.run_binary('train', ['--nocompilation_cache', *args])
 
 
 def _error_lines(proc):
@@ -345,6 +345,9 @@ def _tiny_tmpfs(path, size='200k'):
     subprocess.run(['umount', '-l', str(path)], check=False)
 
 
+# A whole demo run onto a real 200 KiB filesystem; the two specs above check
+# the same line in the default run from the error TensorStore raised.
+@pytest.mark.slow
 def test_a_real_full_disk_is_one_error_line_without_traceback(tmp_path):
   with _tiny_tmpfs(tmp_path / 'small') as small:
     proc = _cli('--config.evolution.generations=4',

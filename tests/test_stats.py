@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.lib import stats
+import inprocess
 import tinyconfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,9 +124,8 @@ def test_cli_compares_an_ensemble_run_with_its_own_best_pathway(tmp_path):
                                      'n': fold['utterance']['n']}
   path = tmp_path / 'ens.json'
   path.write_text(json.dumps(run))
-  out = subprocess.run(
-      [sys.executable, '-m', 'experiments.stats', f'--a={path}',
-       f'--b={path}', '--b_level=single_best_utterance'],
-      capture_output=True, text=True, cwd=REPO,
-      timeout=tinyconfig.HANG_GUARD_S, check=True).stdout
+  done = inprocess.run_binary('stats', [f'--a={path}', f'--b={path}',
+                                        '--b_level=single_best_utterance'])
+  assert done.returncode == 0, done.stderr
+  out = done.stdout
   assert 'UA a 0.650 ± 0.050 | b 0.575 ± 0.025 | a - b +0.075' in out

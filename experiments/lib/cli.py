@@ -170,26 +170,6 @@ def run(main: Callable, define_flags: Callable[[], None] | None = None
   app.run(exits_on_error(main), flags_parser=parse)
 
 
-def call(main: Callable, define_flags: Callable, argv: Sequence[str]) -> int:
-  """The binary (`main`, `define_flags`) run on `argv` as `run` runs it, in
-  this process, on a FlagValues of its own: its exit code (0, or 1 after
-  the one `error:` line)."""
-  flag_values = flags.FlagValues()
-  try:
-    try:
-      define_flags(flag_values, list(argv))
-    except Exception as e:  # pylint: disable=broad-except
-      _exit_on_flag_error(e, argv)
-    try:
-      rest = flag_values(list(argv))
-    except Exception as e:  # pylint: disable=broad-except
-      _exit_on_flag_error(e, argv)
-    exits_on_error(main)(rest, flag_values)
-  except SystemExit as e:
-    return 0 if e.code is None else int(e.code)
-  return 0
-
-
 def use_compilation_cache(cache_dir: str) -> str:
   """JAX's persistent compilation cache in `<cache_dir>/xla`: a rerun, or
   another protocol with the same shapes, loads its programs instead of
