@@ -51,6 +51,7 @@ from experiments.lib import normalize
 from experiments.lib import plots
 from experiments.lib import protocol
 from experiments.lib import tensorboard
+from experiments.lib import validate
 from experiments.lib import views
 from experiments.lib import workdir as workdir_lib
 from experiments.configs import default as default_config
@@ -126,9 +127,7 @@ def check_config(config) -> None:
   if int(config.n_splits) < 0 or int(config.n_splits) == 1:
     raise ValueError(f'config.n_splits must be 0 (protocol default) or >= 2, '
                      f'got {config.n_splits}')
-  if config.fitness not in ('train', 'validation'):
-    raise ValueError("config.fitness must be 'train' or 'validation', got "
-                     f'{config.fitness!r}')
+  validate.check_fitness(config)
   if config.normalize not in normalize.MODES:
     raise ValueError(f'config.normalize must be one of {normalize.MODES}')
   view = views.of(config)  # an unknown view: one error naming the choices
