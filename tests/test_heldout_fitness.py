@@ -295,3 +295,18 @@ def test_final_phase_needs_heldout_rows():
     validate.check_fitness(cfg)
   cfg.fitness = 'heldout'
   validate.check_fitness(cfg)  # accepted
+
+
+def test_improved_heldout_is_improved_compare_with_heldout_fitness():
+  from experiments.configs import improved_compare, improved_heldout
+  chosen = improved_heldout.get_config()
+  validate.check_fitness(chosen)
+  base = improved_compare.get_config().to_dict()
+  changed = {k: v for k, v in chosen.to_dict().items() if base[k] != v}
+  assert changed.pop('fitness') == 'heldout'
+  assert set(changed) == {'evolution'}
+  diff = {k for k, v in chosen.evolution.items()
+          if base['evolution'][k] != v}
+  assert diff == {'tiebreak_loss', 'heldout_training', 'final_epochs',
+                  'patience'}
+  assert chosen.evolution.heldout_training == 'final'
