@@ -246,13 +246,29 @@ class _Batch:
                    for s, d, done in zip(self.states, self.data, skip)]
 
   def history(self, start: int, stop: int) -> dict[str, np.ndarray]:
-    """HISTORY_KEYS -> [R, stop - start] (waits for the call)."""
+    """HISTORY_KEYS -> [R, stop - start] (waits for the call). After a run
+    stopped (patience) its best fitness stays what it was and its other
+    float entries are NaN: those generations did not run."""
     if self.mode == 'vmap':
-      return {k: np.asarray(self.states.history[k][:, start:stop])
-              for k in gen_lib.HISTORY_KEYS}
-    return {k: np.stack([np.asarray(s.history[k][start:stop])
-                         for s in self.states])
-            for k in gen_lib.HISTORY_KEYS}
+      out = {k: np.array(self.states.history[k][:, start:stop])
+             for k in gen_lib.HISTORY_KEYS}
+    else:
+      out = {k: np.stack([np.asarray(s.history[k][start:stop])
+                          for s in self.states])
+             for k in gen_lib.HISTORY_KEYS}
+    if not self.patience:
+      return out
+    for r, state in enumerate(self.as_list()):
+      ran = int(state.ga.generation) - start
+      if ran >= stop - start:
+        continue
+      best = float(state.history['best_fitness'][start + ran - 1]) if (
+          start + ran) else -np.inf
+      out['best_fitness'][r, max(ran, 0):] = best
+      for k, v in out.items():
+        if k != 'best_fitness' and v.dtype.kind == 'f':
+          v[r, max(ran, 0):] = np.nan
+    return out
 
   def as_list(self) -> list[gen_lib.EvolveState]:
     if self.mode == 'vmap':

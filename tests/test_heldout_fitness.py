@@ -206,14 +206,26 @@ def _stop_generation(best, patience):
 def test_patience_stops_a_stalled_run_and_the_others_go_on(batching):
   cfg = tinyconfig.tiny_config(generations=10, checkpoint_every=3,
                                patience=3)
+  seen = []
   stalled, other = runs.evolve_runs(
-      cfg, [_constant_run(), _improving_run()], batching=batching)
+      cfg, [_constant_run(), _improving_run()], batching=batching,
+      progress=lambda first, last, h, s: seen.append(h))
   assert stalled.best_fitness == 1.0
   assert stalled.generations_run == _stop_generation(
       stalled.history['best_fitness'], 3) < 10
   assert len(stalled.history['best_fitness']) == stalled.generations_run
   assert other.generations_run == 10  # never 3 generations without a gain
   assert _stop_generation(other.history['best_fitness'], 3) > 10
+  # Progress after the stop: the best stays, nothing else ran.
+  reported = {k: np.concatenate([h[k] for h in seen], axis=1)
+              for k in ('best_fitness', 'loss')}
+  ran = stalled.generations_run
+  assert reported['best_fitness'].shape == (2, 10)
+  np.testing.assert_array_equal(reported['best_fitness'][0, :ran],
+                                stalled.history['best_fitness'])
+  assert (reported['best_fitness'][0, ran:] == 1.0).all()
+  assert np.isnan(reported['loss'][0, ran:]).all()
+  assert not np.isnan(reported['loss'][1]).any()
   # The stopped run is the same run cut at its stop: nothing changed since.
   cut = tinyconfig.tiny_config(generations=stalled.generations_run,
                                checkpoint_every=3)
@@ -310,3 +322,30 @@ def test_improved_heldout_is_improved_compare_with_heldout_fitness():
   assert diff == {'tiebreak_loss', 'heldout_training', 'final_epochs',
                   'patience'}
   assert chosen.evolution.heldout_training == 'final'
+
+
+def test_a_transfer_protocol_with_heldout_speakers_end_to_end(tmp_path):
+  from experiments import train
+  from experiments.lib import data as data_lib
+  config = tinyconfig.synthetic_run_config(
+      generations=3, task='transfer', sources=('synthetic',),
+      protocol='speaker_kfold', n_splits=0, fitness='heldout')
+  config.evolution.heldout_training = 'final'
+  config.evolution.patience = 1
+  config.optim.batch_size = 8  # one training speaker: 13 segments
+  fs = data_lib.load_corpus(config.target, config)
+  p, = protocol.plan(config, fs, [0])
+  speakers = [set(fs.speaker[r]) for r in (p.fit_rows, p.fitness_rows,
+                                           p.test_rows)]
+  assert all(speakers) and not (speakers[0] & speakers[1] or
+                                speakers[0] & speakers[2] or
+                                speakers[1] & speakers[2])
+  results = train.train_and_evaluate(config, str(tmp_path))
+  fold, = results['folds']
+  assert fold['n_fitness_rows'] == p.fitness_rows.size
+  assert 2 <= fold['generations_run'] <= 3  # patience 1 may stop it at 2
+  assert len(fold['history']['best_fitness']) == fold['generations_run']
+  # One epoch over every training row of the fold, held-out ones included.
+  assert fold['final_steps'] == runs.final_steps_for(config,
+                                                     p.train_rows.size)
+  assert 2 <= len(results['source_history']['best_fitness']) <= 3
