@@ -56,6 +56,13 @@ class EvolveResult:
   steps_per_pathway: int
   seconds: float
   frozen_slots: tuple[np.ndarray, np.ndarray] | None = None
+  # Generations run: `generations`, or fewer when evolution.patience
+  # stopped the run; and the best pathway's SGD steps after them (the
+  # 'final' phase on all training rows, evolution.heldout_training). With
+  # a final phase, `params` are the weights after it and `state` holds the
+  # evolution's own last weights.
+  generations_run: int = 0
+  final_steps: int = 0
 
 def init_state(key: jax.Array, config, params, tx) -> EvolveState:
   k_ga, k_run = jax.random.split(key)
@@ -100,14 +107,16 @@ def generation(state: EvolveState, data: RunData, *, tx, num_steps: int,
                batch_size: int, eval_batch_size: int, mode: str,
                aggregate: str, compute: str, dropout_rate: float,
                augment: Callable | None, tiebreak_loss: bool,
-               max_passes: int | None = None, one_capacity: bool = False,
-               mesh=None) -> tuple[EvolveState, dict]:
+               fitness_metric: str, max_passes: int | None = None,
+               one_capacity: bool = False, mesh=None) -> tuple[EvolveState, dict]:
   """One generation: ask -> train the tournament pathways -> fitness -> tell.
 
   Args:
     data: the run's RunData; `num_steps` is the static maximum of
       `data.steps`, `max_passes` the shuffled passes any run's rows need
       (None: the rows are not padded).
+    fitness_metric: 'accuracy' on the fitness rows, or 'loss' (fitness is
+      the negated mean loss; no tie-break then).
     one_capacity: evaluate fitness with one union size (see train.evaluate;
       for runs batched with vmap).
     mesh: optional parallel.make_mesh() mesh: the P pathways are split over
@@ -138,8 +147,11 @@ def generation(state: EvolveState, data: RunData, *, tx, num_steps: int,
       params, indices, weights, data.fit_x, data.fit_y,
       batch_size=eval_batch_size, aggregate=aggregate, compute=compute,
       n_rows=data.fit_n, one_capacity=one_capacity)
+  tiebreak = -fit_loss if tiebreak_loss else None
+  if fitness_metric == 'loss':
+    fitness, tiebreak = -fit_loss, None
   ga_state = ga_lib.tell(k_tell, state.ga, candidates, fitness,
-                         tiebreak=-fit_loss if tiebreak_loss else None)
+                         tiebreak=tiebreak)
   g = state.ga.generation
   evaluated = jnp.isfinite(ga_state.fitness)
   mean_fit = jnp.sum(jnp.where(evaluated, ga_state.fitness, 0.0)) / jnp.maximum(
@@ -157,17 +169,34 @@ def generation(state: EvolveState, data: RunData, *, tx, num_steps: int,
   return new_state, summary
 
 
+def stopped(state: EvolveState, patience: int) -> jax.Array:
+  """bool[]: the run's best fitness has not improved in its last `patience`
+  generations (never with patience 0). Read from the history, so that a
+  checkpoint needs nothing more: `best_fitness` never decreases, and 'not
+  improved' is 'the same as `patience` generations earlier'."""
+  if not patience:
+    return jnp.zeros((), bool)
+  done = state.ga.generation
+  best = state.history['best_fitness']
+  now = best[jnp.maximum(done - 1, 0)]
+  before = best[jnp.maximum(done - 1 - patience, 0)]
+  return (done > patience) & (now <= before)
+
+
 def generations(state: EvolveState, data: RunData, *, count: int,
-                total: int, **settings) -> EvolveState:
+                total: int, patience: int = 0, **settings) -> EvolveState:
   """Up to `count` generations in one program (`lax.scan`); generations
-  past `total` leave the state as it is, so one compiled program serves a
-  run's last, shorter stretch and every resume point. Per-generation
-  summaries land in `state.history`. `settings`: those of `generation`."""
+  past `total`, or after the run has `stopped` (evolution.patience), leave
+  the state as it is, so one compiled program serves a run's last, shorter
+  stretch and every resume point. Per-generation summaries land in
+  `state.history`. `settings`: those of `generation`."""
   def one(state, _):
     def step(state):
       return generation(state, data, **settings)[0]
-    return jax.lax.cond(state.ga.generation < total, step, lambda s: s,
-                        state), None
+    go = state.ga.generation < total
+    if patience:
+      go &= ~stopped(state, patience)
+    return jax.lax.cond(go, step, lambda s: s, state), None
   return jax.lax.scan(one, state, None, length=count)[0]
 
 
@@ -182,6 +211,7 @@ def generation_settings(config, tx, steps: int, augment=None, *, mesh=None,
       mode=ec.train_mode, aggregate=mc.aggregate, compute=mc.compute,
       dropout_rate=float(oc.input_dropout), augment=augment,
       tiebreak_loss=bool(ec.tiebreak_loss),
+      fitness_metric=ec.fitness_metric,
       max_passes=max_passes, one_capacity=one_capacity, mesh=mesh)
 
 

@@ -18,7 +18,12 @@ shares one compiled program:
     slower: docs/speed.md); 'auto' picks by backend;
   * a run of a batch gives exactly what it gives alone (R = 1, no padding)
     with the same key: same minibatches (train.permutation), same steps
-    (later ones skipped), fitness counted on real rows only.
+    (later ones skipped), fitness counted on real rows only;
+  * a run whose best fitness stalls for `evolution.patience` generations
+    stops (its state stays as it is: 'loop' no longer calls it, 'vmap'
+    masks it); the batch ends when every run has stopped or finished;
+  * with held-out fitness rows and `evolution.heldout_training='final'`,
+    each run's best pathway then trains on all its rows (`_final_phase`).
 
 Checkpoints (orbax, asynchronous) hold the states of all runs, so a killed
 batch resumes to the results it would have had.
@@ -107,6 +112,9 @@ class _Prepared:
   steps: list[int]
   slots: list[tuple[np.ndarray, np.ndarray] | None]
   settings: dict[str, Any]
+  # Per run: (training rows + held-out fitness rows, their labels), as
+  # training sees them, for the 'final' phase; None: no final phase.
+  final_rows: list[tuple[np.ndarray, np.ndarray] | None]
 
 
 def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
@@ -183,8 +191,14 @@ def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
   settings = gen_lib.generation_settings(
       config, tx, max(steps), augment, mesh=mesh, max_passes=max_passes,
       one_capacity=one_capacity)
+  final_rows = [None] * len(runs)
+  if config.evolution.heldout_training == 'final':
+    final_rows = [None if r.fitness_x is None else (
+        np.concatenate([x, view(r.fitness_x, p, raw=augment is not None)]),
+        np.concatenate([r.y, r.fitness_y]).astype(np.int32))
+                  for r, x, p in zip(runs, train_rows, run_params)]
   return _Prepared(states=states, data=data, steps=steps, slots=slots,
-                   settings=settings)
+                   settings=settings, final_rows=final_rows)
 
 
 def _stack(trees):
@@ -200,28 +214,57 @@ class _Batch:
   """The runs' states as the batching mode keeps them between calls: a
   list (loop) or one stacked pytree [R, ...] (vmap)."""
 
-  def __init__(self, mode: str, fn, states, data):
+  def __init__(self, mode: str, fn, states, data, total: int,
+               patience: int):
     self.mode, self.fn, self.count = mode, fn, len(states)
+    self.total, self.patience = total, patience
     if mode == 'vmap':
       self.states, self.data = _stack(states), _stack(data)
     else:
       self.states, self.data = list(states), list(data)
 
+  def finished(self) -> np.ndarray:
+    """bool[R]: runs that have run every generation or stopped (waits)."""
+    def one(state):
+      return bool(state.ga.generation >= self.total) or bool(
+          gen_lib.stopped(state, self.patience))
+    return np.array([one(s) for s in self.as_list()])
+
   def advance(self) -> None:
-    """One call's worth of generations for every run (asynchronous)."""
+    """One call's worth of generations for every run (asynchronous; 'loop'
+    skips finished runs, which the call would leave unchanged anyway)."""
     if self.mode == 'vmap':
       self.states = self.fn(self.states, self.data)
-    else:
-      self.states = [self.fn(s, d) for s, d in zip(self.states, self.data)]
+      return
+    skip = (self.finished() if self.patience else
+            np.zeros((self.count,), bool))
+    self.states = [s if done else self.fn(s, d)
+                   for s, d, done in zip(self.states, self.data, skip)]
 
   def history(self, start: int, stop: int) -> dict[str, np.ndarray]:
-    """HISTORY_KEYS -> [R, stop - start] (waits for the call)."""
+    """HISTORY_KEYS -> [R, stop - start] (waits for the call). After a run
+    stopped (patience) its best fitness stays what it was and its other
+    float entries are NaN: those generations did not run."""
     if self.mode == 'vmap':
-      return {k: np.asarray(self.states.history[k][:, start:stop])
-              for k in gen_lib.HISTORY_KEYS}
-    return {k: np.stack([np.asarray(s.history[k][start:stop])
-                         for s in self.states])
-            for k in gen_lib.HISTORY_KEYS}
+      out = {k: np.array(self.states.history[k][:, start:stop])
+             for k in gen_lib.HISTORY_KEYS}
+    else:
+      out = {k: np.stack([np.asarray(s.history[k][start:stop])
+                          for s in self.states])
+             for k in gen_lib.HISTORY_KEYS}
+    if not self.patience:
+      return out
+    for r, state in enumerate(self.as_list()):
+      ran = int(state.ga.generation) - start
+      if ran >= stop - start:
+        continue
+      best = float(state.history['best_fitness'][start + ran - 1]) if (
+          start + ran) else -np.inf
+      out['best_fitness'][r, max(ran, 0):] = best
+      for k, v in out.items():
+        if k != 'best_fitness' and v.dtype.kind == 'f':
+          v[r, max(ran, 0):] = np.nan
+    return out
 
   def as_list(self) -> list[gen_lib.EvolveState]:
     if self.mode == 'vmap':
@@ -260,10 +303,11 @@ def evolve_runs(config, runs: Sequence[Run], *, workdir: str | None = None,
   tx = train_lib.make_optimizer(config)
   prep = _prepare(config, runs, tx, augment, mesh,
                   one_capacity=mode == 'vmap')
+  total = int(config.evolution.generations)
+  patience = int(config.evolution.patience)
   fn = functools.partial(gen_lib.generations,
-                         count=generations_per_call(config),
-                         total=int(config.evolution.generations),
-                         **prep.settings)
+                         count=generations_per_call(config), total=total,
+                         patience=patience, **prep.settings)
   fn = jax.jit(jax.vmap(fn) if mode == 'vmap' else fn)
 
   with (ckpt_lib.saving(workdir) if workdir else
@@ -281,19 +325,74 @@ def evolve_runs(config, runs: Sequence[Run], *, workdir: str | None = None,
                                     parallel.replicated(mesh))
       logging.info('evolving %d run(s) on %s', len(runs),
                    parallel.describe(mesh))
-    batch = _Batch(mode, fn, states, data)
+    batch = _Batch(mode, fn, states, data, total, patience)
     seconds, loop_s = _loop(config, runs, prep, batch, start, mngr,
                             progress)
+  states = batch.as_list()
+  finals = _final_phase(config, prep, states, tx, augment)
   results = []
-  for state, t, slot in zip(batch.as_list(), prep.steps, prep.slots):
-    hist = {k: np.asarray(v) for k, v in state.history.items()}
-    hist['seconds'] = seconds.copy()
+  for state, final, t, slot in zip(states, finals, prep.steps, prep.slots):
+    ran = int(state.ga.generation)  # < total when patience stopped it
+    hist = {k: np.asarray(v)[:ran] for k, v in state.history.items()}
+    hist['seconds'] = seconds[:ran].copy()
+    params, final_steps = (state.params, 0) if final is None else final
     results.append(gen_lib.EvolveResult(
         best_genotype=np.asarray(state.ga.best_genotype),
-        best_fitness=float(state.ga.best_fitness), params=state.params,
+        best_fitness=float(state.ga.best_fitness), params=params,
         history=hist, state=state, steps_per_pathway=t, seconds=loop_s,
-        frozen_slots=slot))
+        frozen_slots=slot, generations_run=ran, final_steps=final_steps))
   return results
+
+
+def final_steps_for(config, n_rows: int) -> int:
+  """SGD steps of the 'final' phase: `evolution.final_epochs` passes over
+  a run's n_rows (training + held-out) rows."""
+  return train_lib.steps_per_pathway(n_rows, config.optim.batch_size,
+                                     int(config.evolution.final_epochs))
+
+
+def _final_phase(config, prep: _Prepared, states, tx, augment):
+  """Per run: None, or (params, steps) after its best pathway trained on
+  all its rows (prep.final_rows) with the evolution's optimiser state;
+  frozen modules stay frozen. One compiled program for every run (rows
+  padded as for evolution); keyed by the run's own final key, so a resumed
+  run ends the same."""
+  todo = [i for i, rows in enumerate(prep.final_rows) if rows is not None]
+  out = [None] * len(states)
+  if not todo:
+    return out
+  batch = int(config.optim.batch_size)
+  sizes = {i: prep.final_rows[i][0].shape[0] for i in todo}
+  steps = {i: final_steps_for(config, n) for i, n in sizes.items()}
+  size, num_steps = max(sizes.values()), max(steps.values())
+  max_passes = max(math.ceil(steps[i] * batch / sizes[i]) for i in todo)
+  settings = prep.settings
+  num_fixed = prep.data[0].always_idx.shape[-1]
+
+  @jax.jit
+  def train_best(state, data, x, y, n, t):
+    genotype = state.ga.best_genotype[None]
+    if num_fixed:
+      idx, w = pathway.slots(genotype, data.always_idx, data.always_w)
+    else:
+      idx, w = pathway.slots(genotype)
+    key = jax.random.fold_in(jax.random.wrap_key_data(state.key), 1)
+    params, opt_state, _ = train_lib.train_pathways(
+        state.params, state.opt_state, idx, w, x, y, key[None], tx=tx,
+        frozen=data.frozen, num_steps=num_steps, batch_size=batch,
+        mode='sequential', aggregate=settings['aggregate'],
+        compute=settings['compute'], dropout_rate=settings['dropout_rate'],
+        augment=augment, num_fixed=num_fixed, steps=t, n_rows=n,
+        max_passes=max_passes)
+    return params
+
+  for i in todo:
+    x, y = prep.final_rows[i]
+    params = train_best(states[i], prep.data[i], jnp.asarray(_pad(x, size)),
+                        jnp.asarray(_pad(y, size)), jnp.int32(sizes[i]),
+                        jnp.int32(steps[i]))
+    out[i] = (params, steps[i])
+  return out
 
 
 def _loop(config, runs, prep, batch, start, mngr, progress):
@@ -308,7 +407,7 @@ def _loop(config, runs, prep, batch, start, mngr, progress):
   sequential = config.evolution.train_mode == 'sequential'
   t_loop = time.perf_counter()
   g = start
-  while g < total:
+  while g < total and not (batch.patience and batch.finished().all()):
     t0 = time.perf_counter()
     batch.advance()
     done = min(total, g + per_call)
@@ -327,7 +426,8 @@ def _loop(config, runs, prep, batch, start, mngr, progress):
     if progress is not None:
       progress(g, done, history, elapsed)
     g = done
-    if mngr is not None and every and (g % every == 0 or g == total):
+    last = g == total or (batch.patience and batch.finished().all())
+    if mngr is not None and every and (g % every == 0 or last):
       ckpt_lib.save(mngr, g, batch.as_list(), wait=False)
   return seconds, time.perf_counter() - t_loop
 

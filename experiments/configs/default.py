@@ -43,8 +43,15 @@ def get_config() -> ml_collections.ConfigDict:
   # speaker by its own unlabelled segments: transductive for a test speaker,
   # see experiments/lib/normalize.py) | 'none'.
   c.normalize = 'pixel'
-  # Fitness rows: 'train' (the paper) or 'validation' (held-out utterances).
+  # Fitness rows: 'train' (the paper: training accuracy, which reaches 1.0
+  # and then decides nothing, issue 26), 'validation' (held-out utterances)
+  # or 'heldout': a held-out part of each training fold that is
+  # speaker-disjoint under protocol='speaker_kfold' (what the test fold
+  # measures) and utterance-disjoint otherwise. The part is fixed per run,
+  # seeded by seed + fold (by seed for a transfer's source).
   c.fitness = 'train'
+  # Share of the training fold's utterances (speakers, for 'heldout' under
+  # speaker_kfold) held out for fitness.
   c.validation_fraction = 0.15
   # Learning curves: keep this fraction of each training fold's utterances
   # (stratified, seeded by seed + fold); test folds are unchanged.
@@ -85,6 +92,20 @@ def get_config() -> ml_collections.ConfigDict:
   c.evolution.run_batching = 'auto'
   c.evolution.frozen_always_active = True
   c.evolution.tiebreak_loss = False
+  # What a pathway's fitness is on its fitness rows: 'accuracy' (the paper)
+  # or 'loss' (fitness = -mean cross-entropy: rarely ties, so the GA keeps
+  # selecting where held-out accuracy plateaus).
+  c.evolution.fitness_metric = 'accuracy'
+  # Do held-out fitness rows ever train? 'never', or 'final': after the last
+  # generation the best pathway trains on all the fold's training rows for
+  # `final_epochs` epochs (frozen modules stay frozen), so no labelled row
+  # is wasted on the pathway that is scored. ('alternate' generations are
+  # left out: fitness would then be measured on rows just trained on.)
+  c.evolution.heldout_training = 'never'
+  c.evolution.final_epochs = 1
+  # Stop a run when its best fitness has not improved for this many
+  # generations (0 = never: the paper's fixed budget). Per run of a batch.
+  c.evolution.patience = 0
   # Stop when more than this fraction of a generation's steps are non-finite.
   c.evolution.max_skipped_fraction = 0.5
 

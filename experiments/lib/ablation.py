@@ -53,6 +53,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     'epochs20': {'evolution.epochs_per_pathway': 20},
     # Test-time ensembles of the final population (pathnet_jax/ensemble.py).
     'ensemble3': {'ensemble_size': 3},
+    # Issue 26: fitness on held-out training speakers (speaker protocol)
+    # or utterances; its loss alone; the best pathway then trained on every
+    # row; stopping when the held-out fitness stalls.
+    'heldout': {'fitness': 'heldout', 'evolution.tiebreak_loss': True},
+    'heldout_loss': {'fitness': 'heldout',
+                     'evolution.fitness_metric': 'loss'},
+    'heldout_final': {'fitness': 'heldout', 'evolution.tiebreak_loss': True,
+                      'evolution.heldout_training': 'final'},
+    'patience20': {'evolution.patience': 20},
     'ensemble5': {'ensemble_size': 5},
     'ensemble10': {'ensemble_size': 10},
     # Utterance views (experiments/lib/views.py; issue 20): the anchor's
@@ -97,10 +106,8 @@ def split_training_fold(config, fs, train_rows, select_fraction, seed,
   else:
     pool_rows, select_rows = splits.validation_split(
         train_rows, fs.utterance, fs.label, select_fraction, seed)
-  fit_rows, fitness_rows = pool_rows, None
-  if config.fitness == 'validation':
-    fit_rows, fitness_rows = splits.validation_split(
-        pool_rows, fs.utterance, fs.label, config.validation_fraction, seed + 1)
+  fit_rows, fitness_rows = protocol.fitness_split(config, fs, pool_rows,
+                                                 seed + 1)
   return fit_rows, fitness_rows, select_rows
 
 

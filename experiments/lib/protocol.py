@@ -64,7 +64,8 @@ class FoldRun:
   train_rows/test_rows: segment-row indices of the fold into the corpus's
   segment set (folds are made there whatever the view); fit_rows: the
   training rows evolution trains on (fewer with config.fitness=
-  'validation': fitness_rows are then held out for fitness); n_fold_rows:
+  'validation' or 'heldout': fitness_rows are then held out for fitness,
+  see `fitness_split`); n_fold_rows:
   training rows before config.train_fraction. x_fit, y_fit: what layer 1
   sees for fit_rows (experiments/lib/views.py: segments, or one row per
   utterance) and their labels; fitness_x/y the same for fitness_rows (or
@@ -119,6 +120,24 @@ class _Rows:
     return tuple(a[take] for a in self.all)
 
 
+def fitness_split(config, fs, train_rows, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+  """(fit_rows, fitness_rows or None): the training rows evolution trains
+  on and those its fitness is measured on (config.fitness), both inside
+  `train_rows`. 'train': all rows, no held-out part. 'validation': whole
+  utterances held out. 'heldout': whole speakers under the speaker
+  protocol (so fitness measures what its test folds measure), whole
+  utterances otherwise; `config.validation_fraction` of them, seeded by
+  `seed`."""
+  if config.fitness == 'train':
+    return train_rows, None
+  if config.fitness == 'heldout' and config.protocol == 'speaker_kfold':
+    return splits.speaker_validation_split(
+        train_rows, fs.speaker, config.validation_fraction, seed)
+  return splits.validation_split(train_rows, fs.utterance, fs.label,
+                                 config.validation_fraction, seed)
+
+
 def plan(config, fs, seeds: Sequence[int], skip=frozenset(),
          funcs: views.Functionals | None = None) -> list[FoldRun]:
   """The FoldRuns of every seed's chosen folds, except (seed, fold) pairs in
@@ -143,11 +162,8 @@ def plan(config, fs, seeds: Sequence[int], skip=frozenset(),
       train_rows = splits.subsample_utterances(
           train_rows, fs.utterance, fs.label,
           float(config.train_fraction), seed + i)
-      fit_rows, fitness_rows = train_rows, None
-      if config.fitness == 'validation':
-        fit_rows, fitness_rows = splits.validation_split(
-            train_rows, fs.utterance, fs.label, config.validation_fraction,
-            seed + i)
+      fit_rows, fitness_rows = fitness_split(config, fs, train_rows,
+                                             seed + i)
       key = _rows_key(train_rows, fit_rows, fitness_rows, test_rows)
       if key not in prepared:
         rows = corpus_wide or _Rows(view, views.fit(
@@ -198,13 +214,28 @@ def source_stats(config, src, src_funcs=None):
 
 def source_runs(config, src, seeds: Sequence[int], src_funcs=None
                 ) -> list[runs_lib.Run]:
-  """One source evolution per seed on all of the (pooled) source set."""
+  """One source evolution per seed on all of the (pooled) source set; with
+  config.fitness='heldout' (`fitness_split`, seeded by the seed) its
+  fitness rows are held out of it, so the pathway frozen for transfer is
+  the one with the best held-out fitness."""
   view = views.of(config)
-  x, y, _ = views.model_rows(view, source_stats(config, src, src_funcs), src,
-                             src_funcs, np.arange(len(src)))
-  return [runs_lib.Run(key=keys_of(s)[0], x=x, y=y,
-                       num_classes=len(src.class_names),
-                       name=f'source, seed {s}') for s in seeds]
+  stats = source_stats(config, src, src_funcs)
+  rows = lambda r: views.model_rows(view, stats, src, src_funcs, r)[:2]
+  if config.fitness != 'heldout':  # 'validation' held out target rows only
+    x, y = rows(np.arange(len(src)))
+    return [runs_lib.Run(key=keys_of(s)[0], x=x, y=y,
+                         num_classes=len(src.class_names),
+                         name=f'source, seed {s}') for s in seeds]
+  out = []
+  for s in seeds:
+    fit_rows, fitness_rows = fitness_split(config, src, np.arange(len(src)),
+                                           s)
+    (x, y), (fitness_x, fitness_y) = rows(fit_rows), rows(fitness_rows)
+    out.append(runs_lib.Run(key=keys_of(s)[0], x=x, y=y, fitness_x=fitness_x,
+                            fitness_y=fitness_y,
+                            num_classes=len(src.class_names),
+                            name=f'source, seed {s}'))
+  return out
 
 
 def target_runs(config, fs, plans: Sequence[FoldRun],
@@ -231,7 +262,8 @@ def scoring_genotypes(config, result, fitness_x, fitness_y) -> np.ndarray:
   """int32[k, L, N]: the run's best pathway, then (config.ensemble_size > 1)
   the distinct others of its final population with the highest fitness on
   `fitness_x`, `fitness_y` (the rows evolution's fitness used), measured
-  again on the final weights. The GA's stored fitness is stale: a mutated
+  again on the evolution's final weights (before any 'final' phase, which
+  trains on those rows). The GA's stored fitness is stale: a mutated
   loser inherits its winner's, new untrained modules and all."""
   k = int(config.ensemble_size)
   best = np.asarray(result.best_genotype, np.int32)
@@ -241,9 +273,11 @@ def scoring_genotypes(config, result, fitness_x, fitness_y) -> np.ndarray:
   idx, w = pathway.slots(jnp.asarray(genotypes),
                          *(result.frozen_slots or (None, None)))
   fitness, _ = train_lib.evaluate(
-      result.params, idx, w, jnp.asarray(fitness_x), jnp.asarray(fitness_y),
+      result.state.params, idx, w, jnp.asarray(fitness_x),
+      jnp.asarray(fitness_y),
       batch_size=int(config.optim.eval_batch_size),
-      aggregate=config.model.aggregate, compute=config.model.compute)
+      aggregate=config.model.aggregate,
+      compute=config.model.compute)
   return ensemble.fittest_distinct(genotypes, np.asarray(fitness), k,
                                    best=best)
 
@@ -279,6 +313,9 @@ def score(config, fs, plans: Sequence[FoldRun], results
         'best_genotype': r.best_genotype, 'best_fitness': r.best_fitness,
         'ensemble_size': len(genotypes),
         'history': dict(r.history), 'steps_per_pathway': r.steps_per_pathway,
+        # < generations when evolution.patience stopped the run.
+        'generations_run': r.generations_run,
+        'final_steps': r.final_steps,
     }
     if len(genotypes) > 1:  # the best pathway (member 0) alone, paired
       scores['single_best_utterance'] = metrics.utterance_scores(

@@ -17,7 +17,6 @@ from pathnet_jax import checks
 
 TASKS = ('scratch', 'transfer', 'multi_source')
 MODALITIES = ('audio', 'video', 'image')
-FITNESS = ('train', 'validation')
 
 
 def check_config(config) -> None:
@@ -40,9 +39,7 @@ def check_config(config) -> None:
   if int(config.n_splits) < 0 or int(config.n_splits) == 1:
     raise ValueError(f'config.n_splits must be 0 (protocol default) or >= 2, '
                      f'got {config.n_splits}')
-  if config.fitness not in FITNESS:
-    raise ValueError("config.fitness must be 'train' or 'validation', got "
-                     f'{config.fitness!r}')
+  check_fitness(config)
   if config.normalize not in normalize.MODES:
     raise ValueError(f'config.normalize must be one of {normalize.MODES}')
   view = views.of(config)  # an unknown view: one error naming the choices
@@ -183,3 +180,43 @@ def check_finetune(config) -> None:
   cnn_runs.batching_mode(config)  # raises for an unknown mode
   data.skip_settings(config)
   _check_finetune_model(config.model)
+
+
+# --- fitness and patience (PathNet configs) ---
+FITNESS = ('train', 'validation', 'heldout')
+FITNESS_METRICS = ('accuracy', 'loss')
+HELDOUT_TRAINING = ('never', 'final')
+
+
+def check_fitness(config) -> None:
+  """config.fitness, its held-out share, and evolution's fitness_metric,
+  heldout_training, final_epochs and patience."""
+  ec = config.evolution
+  if config.fitness not in FITNESS:
+    raise ValueError(f'config.fitness must be one of {FITNESS}, got '
+                     f'{config.fitness!r}')
+  if config.fitness != 'train' and not 0 < float(
+      config.validation_fraction) < 1:
+    raise ValueError('config.validation_fraction must be in (0, 1) with '
+                     f'config.fitness={config.fitness!r}, got '
+                     f'{config.validation_fraction}')
+  if ec.fitness_metric not in FITNESS_METRICS:
+    raise ValueError(f'evolution.fitness_metric must be one of '
+                     f'{FITNESS_METRICS}, got {ec.fitness_metric!r}')
+  if ec.fitness_metric == 'loss' and ec.tiebreak_loss:
+    raise ValueError("evolution.tiebreak_loss must be False with "
+                     "evolution.fitness_metric='loss' (the loss is the "
+                     'fitness already)')
+  if ec.heldout_training not in HELDOUT_TRAINING:
+    raise ValueError(f'evolution.heldout_training must be one of '
+                     f'{HELDOUT_TRAINING}, got {ec.heldout_training!r}')
+  if ec.heldout_training == 'final' and config.fitness == 'train':
+    raise ValueError("evolution.heldout_training='final' needs held-out "
+                     "fitness rows: config.fitness must be 'validation' or "
+                     "'heldout', got 'train'")
+  if int(ec.final_epochs) < 1:
+    raise ValueError(f'evolution.final_epochs must be >= 1, got '
+                     f'{ec.final_epochs}')
+  if int(ec.patience) < 0:
+    raise ValueError(f'evolution.patience must be >= 0 (0: never stop '
+                     f'early), got {ec.patience}')
