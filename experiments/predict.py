@@ -10,9 +10,12 @@ face crops of every frame; image: the face crop of one picture), scores every
 segment/frame with the best pathway and aggregates at utterance level: the
 mean of the segment log-probabilities, renormalised by a softmax.
 
-Inputs: .wav/.flac/.ogg (audio models), .mp4/.avi (video and image models;
-an audio model uses the clip's sound track, as training on eNTERFACE does),
-.jpg/.jpeg/.png/.bmp/.tif/.tiff (video and image models). Anything else, an unreadable file or a
+Inputs: the file types of data_prep.formats (the one list manifests and
+data_prep use): audio (audio models), video containers (.mp4, .avi, .flv,
+.mpg, ...: video and image models; an audio model uses the clip's sound
+track, as training on eNTERFACE does), pictures (video and image models).
+A model trained with config.faces='given' takes each frame or picture as the
+face, as its training did. Anything else, an unreadable file or a
 modality the model was not trained on is one `error: ...` line, exit code 1.
 """
 from __future__ import annotations
@@ -29,6 +32,7 @@ from absl import logging
 import ml_collections
 import numpy as np
 
+from data_prep import formats
 from experiments.lib import cli
 from experiments.lib import normalize
 from experiments import train as train_binary
@@ -36,9 +40,8 @@ from experiments.lib import views
 from experiments.lib import workdir as workdir_lib
 from pathnet_jax import model as model_lib
 
-AUDIO_EXTS = ('.wav', '.flac', '.ogg')
-VIDEO_EXTS = ('.mp4', '.avi')
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
+AUDIO_EXTS, VIDEO_EXTS, IMAGE_EXTS = (formats.AUDIO_EXTS, formats.VIDEO_EXTS,
+                                      formats.IMAGE_EXTS)
 # Which input kinds a model of each training modality accepts (video and
 # image models both score 64x64 face crops).
 ACCEPTS = {'audio': ('audio', 'video'), 'video': ('video', 'image'),
@@ -139,11 +142,10 @@ def _normalizer(path: str) -> normalize.NormStats | None:
 
 def input_kind(path: str) -> str:
   """'audio', 'video' or 'image' from the file extension."""
+  kind = formats.file_kind(path)
+  if kind is not None:
+    return kind
   ext = os.path.splitext(path)[1].lower()
-  for kind, exts in (('audio', AUDIO_EXTS), ('video', VIDEO_EXTS),
-                     ('image', IMAGE_EXTS)):
-    if ext in exts:
-      return kind
   raise PredictError(f'{path}: unsupported file type {ext or "(none)"!r}; use '
                      f'{", ".join(AUDIO_EXTS + VIDEO_EXTS + IMAGE_EXTS)}')
 
