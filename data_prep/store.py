@@ -214,8 +214,9 @@ def feature_params(modality: str, overrides: Mapping[str, Any] | None = None
                    ) -> dict[str, Any]:
   """The complete feature parameters for a modality (defaults + overrides).
 
-  audio: {'sr': 16000, **audio.logmel_params()}; video: video.crop_params();
-  image: the same without frame_step (a picture is one frame).
+  audio: {'sr': 16000, **audio.logmel_params()}; video: video.crop_params()
+  ({'faces': 'given'} takes each frame as the face, no detection); image:
+  the same without frame_step (a picture is one frame).
   Audio overrides naming `functionals` (an openSMILE feature set) select
   per-file functionals instead: `functionals.functionals_params`.
   """
@@ -248,11 +249,14 @@ def file_features(path: str, modality: str, params: Mapping[str, Any]
     sr = params.pop('sr')
     return audio.logmel_segments(audio.load_audio(path, sr), sr, **params)
   size, step = params.pop('size'), params.pop('frame_step', 1)
+  faces = params.pop('faces', 'detect')
   params.pop('cascade', None)
   detector = video.DetectorParams(**params)
   if modality == 'image':
-    return video.image_face_crops(path, size=size, params=detector)
-  return video.face_crops(path, size=size, frame_step=step, params=detector)
+    return video.image_face_crops(path, size=size, params=detector,
+                                  faces=faces)
+  return video.face_crops(path, size=size, frame_step=step, params=detector,
+                          faces=faces)
 
 
 def _worker(task: tuple[str, str, dict[str, Any]]

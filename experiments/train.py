@@ -122,6 +122,7 @@ def check_config(config) -> None:
   if config.modality not in MODALITIES:
     raise ValueError(f'config.modality must be one of {MODALITIES}, got '
                      f'{config.modality!r}')
+  data.face_setting(config)  # config.faces
   checks.validate_config(config)  # model, evolution and optim ranges
   if int(config.n_splits) < 0 or int(config.n_splits) == 1:
     raise ValueError(f'config.n_splits must be 0 (protocol default) or >= 2, '
@@ -395,7 +396,8 @@ def _write_model_files(model_dir, config, params, genotype, frozen_slots,
           'frozen_slots': (None if frozen_slots is None else
                            [np.asarray(a).tolist() for a in frozen_slots]),
           'class_names': list(class_names),
-          'feature_params': data.feature_params(config.modality),
+          'feature_params': data.feature_params(
+              config.modality, data.spec_faces(config.target, config)),
           'functionals_params': None if feature_set is None else
                                 data.functionals_params(feature_set),
           'config': config.to_dict()}
