@@ -108,3 +108,31 @@ def test_bad_faces_setting_is_one_clear_error(crop_manifest):
     data.load_corpus(f'manifest:{crop_manifest}', c)
   with pytest.raises(ValueError, match=r'faces=detect\|given'):
     data.parse_spec('manifest:a.csv:faces=yes')
+
+
+def test_model_trained_on_given_faces_predicts_a_crop_the_same_way(tmp_path):
+  from experiments import predict  # pylint: disable=g-import-not-at-top
+  from experiments import train  # pylint: disable=g-import-not-at-top
+  rows = []
+  for i in range(8):
+    path = tmp_path / 'crops' / f'c{i}.png'
+    path.parent.mkdir(exist_ok=True)
+    cv2.imwrite(str(path), grey_crop(i) if i % 2 else 255 - grey_crop(i))
+    rows.append(f'crops/c{i}.png,{("happiness", "sadness")[i % 2]},p{i // 2}')
+  (tmp_path / 'fer.csv').write_text('path,label,speaker\n' + '\n'.join(rows))
+  c = default.get_config()
+  c.target, c.modality, c.faces = f'manifest:{tmp_path / "fer.csv"}', 'image', (
+      'given')
+  c.cache_dir = str(tmp_path / 'cache')
+  c.model.num_modules, c.model.module_units = 4, 8
+  c.evolution.generations, c.evolution.population_size = 2, 4
+  c.evolution.checkpoint_every = 0
+  c.optim.batch_size = 4
+  c.n_splits, c.folds = 2, (0,)
+  workdir = str(tmp_path / 'run')
+  assert train.train_and_evaluate(c, workdir)['n_rows'] == 8
+  model = predict.load_model(workdir)
+  assert model.feature_params['faces'] == 'given'
+  out = predict.predict_file(model, str(tmp_path / 'crops' / 'c3.png'))
+  assert out['n_rows'] == 1 and out['modality'] == 'image'
+  assert abs(sum(out['probabilities'].values()) - 1) < 1e-6
