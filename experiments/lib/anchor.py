@@ -16,15 +16,15 @@ speaker-independent emotion recognition.
 
 The linear SVM. Three formulations fit the same model family and score
 differently (one-vs-one vs one-vs-rest, hinge vs squared hinge): 'svc'
-(libsvm SVC, linear kernel, computed here as a precomputed Gram matrix:
-the same fit as SVC(kernel='linear'), seconds per fold on 1,400 x 6,373
-rows), 'linear_svc_dual' and 'linear_svc_primal' (liblinear LinearSVC: about
-a minute per fit at that size, ten times the svc fit). Which one and which C
-is picked as PathNet's variants are: on held-out TRAINING speakers (an inner
-speaker split of each training fold, `inner_folds`), never on the test fold.
-By default only 'svc' competes (over C); `formulations` adds the others.
-The former anchor (LinearSVC, dual, C=0.01 fixed) is classifier
-'linear_svc'.
+(libsvm SVC with a linear kernel, fitted here on the precomputed Gram
+matrix: the same model as SVC(kernel='linear')), 'linear_svc_dual' and
+'linear_svc_primal' (liblinear LinearSVC). Issue 27 measured one 1,380 x
+6,373 fold: SVC(kernel='linear') 6.7 s, LinearSVC dual 58 s, primal 192 s.
+Which formulation and which C is picked as PathNet's variants are: on
+held-out TRAINING speakers (an inner speaker split of each training fold,
+`inner_folds`), never on the test fold. By default only 'svc' competes
+(over C_GRID); `formulations` adds the others. The former anchor
+(LinearSVC, dual, C=0.01 fixed) is classifier 'linear_svc'.
 
 Folds are exactly those PathNet uses (experiments.lib.splits, same
 protocol, n_splits and seed as experiments.train), carried to utterances by
@@ -196,16 +196,17 @@ def inner_folds(speaker, label, seed: int = 0
   n_speakers = np.unique(speaker).size
   if n_speakers >= 2:
     k = min(INNER_FOLDS, n_speakers)
-    return splits.speaker_kfold({'speaker': speaker},
-                                None if k == n_speakers else k, seed), (
-                                    'speakers')
+    folds = splits.speaker_kfold({'speaker': speaker},
+                                 None if k == n_speakers else k, seed)
+    return folds, 'speakers'
   k = int(min(3, np.bincount(np.asarray(label)).max()))
   if k < 2:
     raise ValueError('a training fold of one utterance per class cannot '
                      'choose an SVM; pass C to fix it')
   splitter = ms.StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-  return splits._folds(splitter, speaker.size, np.asarray(label)), (  # pylint: disable=protected-access
-      'utterances')
+  folds = [(np.sort(tr), np.sort(te)) for tr, te in
+           splitter.split(np.zeros(speaker.size), np.asarray(label))]
+  return folds, 'utterances'
 
 
 def select_svm(x, label, speaker, formulations: Sequence[str] = ('svc',),
