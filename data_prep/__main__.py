@@ -14,6 +14,7 @@ import time
 
 from data_prep import corpora
 from data_prep import store
+from data_prep import video
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -38,6 +39,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                   'of log-mel segments')
   ex.add_argument('--frame_step', type=int, default=None,
                   help='video: keep every n-th frame (default 1)')
+  ex.add_argument('--faces', default=None, choices=video.FACES,
+                  help="video/image: 'detect' a face in each frame (default) "
+                  "or 'given': the files are face crops already (FER2013, "
+                  'CK+48), each frame is resized as the face')
   ex.add_argument('--no_progress', action='store_true')
   args = parser.parse_args(argv)
   if args.root is None and not corpora.is_manifest(args.corpus):
@@ -65,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides['functionals'] = args.functionals
   if args.frame_step is not None and args.modality == 'video':
     overrides['frame_step'] = args.frame_step
+  if args.faces is not None and args.modality in ('video', 'image'):
+    overrides['faces'] = args.faces
   start = time.perf_counter()
   try:
     fs, reused = store._extract(  # pylint: disable=protected-access

@@ -17,8 +17,8 @@ import numpy as np
 import soundfile as sf
 import threadpoolctl
 
-# Containers that soundfile (libsndfile) cannot open; PyAV reads their track.
-_AV_EXTS = ('.avi', '.mp4', '.mov', '.mkv', '.webm', '.m4a', '.aac', '.mp3')
+from data_prep import formats
+
 
 
 class AudioError(ValueError):
@@ -48,7 +48,7 @@ def load_audio(path: str | os.PathLike, sr: int = 16000) -> np.ndarray:
     raise AudioError(f'{path}: no such file')
   if os.path.getsize(path) == 0:
     raise AudioError(f'{path}: empty file (0 bytes)')
-  if path.lower().endswith(_AV_EXTS):
+  if path.lower().endswith(formats.AV_AUDIO_EXTS):
     y, native_sr = _read_av(path)
   else:
     try:

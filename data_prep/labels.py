@@ -36,11 +36,23 @@ RAVDESS: Mapping[str, str] = MappingProxyType({
     '01': 'neutral', '02': 'calm', '03': 'happiness', '04': 'sadness',
     '05': 'anger', '06': 'fear', '07': 'disgust', '08': 'surprise'})
 
+# CREMA-D: third underscore-separated field of the file name.
+CREMA_D: Mapping[str, str] = MappingProxyType({
+    'ANG': 'anger', 'DIS': 'disgust', 'FEA': 'fear', 'HAP': 'happiness',
+    'NEU': 'neutral', 'SAD': 'sadness'})
+
+# TESS: last underscore-separated field of the file name ('ps' = pleasant
+# surprise).
+TESS: Mapping[str, str] = MappingProxyType({
+    'angry': 'anger', 'disgust': 'disgust', 'fear': 'fear',
+    'happy': 'happiness', 'neutral': 'neutral', 'ps': 'surprise',
+    'sad': 'sadness'})
+
 
 # Each corpus reader's code table (eNTERFACE's folder names map the same).
 BY_CORPUS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     'emodb': EMODB, 'savee': SAVEE, 'enterface': ENTERFACE,
-    'ravdess': RAVDESS})
+    'ravdess': RAVDESS, 'crema_d': CREMA_D, 'tess': TESS})
 
 
 def corpus_classes(corpus: str) -> tuple[str, ...]:

@@ -15,7 +15,10 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import tempfile
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -214,8 +217,9 @@ def feature_params(modality: str, overrides: Mapping[str, Any] | None = None
                    ) -> dict[str, Any]:
   """The complete feature parameters for a modality (defaults + overrides).
 
-  audio: {'sr': 16000, **audio.logmel_params()}; video: video.crop_params();
-  image: the same without frame_step (a picture is one frame).
+  audio: {'sr': 16000, **audio.logmel_params()}; video: video.crop_params()
+  ({'faces': 'given'} takes each frame as the face, no detection); image:
+  the same without frame_step (a picture is one frame).
   Audio overrides naming `functionals` (an openSMILE feature set) select
   per-file functionals instead: `functionals.functionals_params`.
   """
@@ -248,11 +252,14 @@ def file_features(path: str, modality: str, params: Mapping[str, Any]
     sr = params.pop('sr')
     return audio.logmel_segments(audio.load_audio(path, sr), sr, **params)
   size, step = params.pop('size'), params.pop('frame_step', 1)
+  faces = params.pop('faces', 'detect')
   params.pop('cascade', None)
   detector = video.DetectorParams(**params)
   if modality == 'image':
-    return video.image_face_crops(path, size=size, params=detector)
-  return video.face_crops(path, size=size, frame_step=step, params=detector)
+    return video.image_face_crops(path, size=size, params=detector,
+                                  faces=faces)
+  return video.face_crops(path, size=size, frame_step=step, params=detector,
+                          faces=faces)
 
 
 def _worker(task: tuple[str, str, dict[str, Any]]
@@ -389,10 +396,43 @@ def _single_threaded():
     cv2.setNumThreads(cv_threads)
 
 
-def _init_worker() -> None:
-  """Process-pool initializer: single-threaded libraries for the worker's life."""
+def _init_worker(parent_pid: int) -> None:
+  """Process-pool initializer: the worker ends with its parent, and runs
+  single-threaded libraries for its life."""
+  _end_with_parent(parent_pid)
   cv2.setNumThreads(1)
   threadpoolctl.threadpool_limits(limits=1)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _end_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+  """Ends this worker when `parent_pid` dies, even by SIGKILL.
+
+  A killed parent cannot shut its pool down, and the workers (blocked on
+  their task queue) would live on as orphans, keeping multiprocessing's
+  resource tracker alive with them. Linux: the kernel sends SIGKILL when the
+  parent dies (prctl PR_SET_PDEATHSIG). Elsewhere, a daemon thread polls the
+  parent id (re-parenting changes it) every `poll_s` seconds.
+  """
+  try:
+    import ctypes  # pylint: disable=g-import-not-at-top
+    libc = ctypes.CDLL(None, use_errno=True)
+    linux = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+  except (OSError, AttributeError):  # not Linux
+    linux = False
+  if os.getppid() != parent_pid:  # died before the signal was armed
+    os._exit(1)  # pylint: disable=protected-access
+  if linux:
+    return
+
+  def watch():
+    while os.getppid() == parent_pid:
+      time.sleep(poll_s)
+    os._exit(1)  # pylint: disable=protected-access
+
+  threading.Thread(target=watch, daemon=True, name='end-with-parent').start()
 
 
 @contextlib.contextmanager
@@ -407,7 +447,8 @@ def _mapper(workers: int, n_tasks: int):
     return
   ctx = multiprocessing.get_context('spawn')
   with cf.ProcessPoolExecutor(min(workers, n_tasks), mp_context=ctx,
-                              initializer=_init_worker) as ex:
+                              initializer=_init_worker,
+                              initargs=(os.getpid(),)) as ex:
     try:
       yield functools.partial(ex.map, chunksize=max(1, min(8, n_tasks //
                                                           (4 * workers))))

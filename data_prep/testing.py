@@ -47,47 +47,91 @@ def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray],
   return path
 
 
+# Per container: (video codec, pixel format, audio codec or None when the
+# test writer has no simple sound encoder for it). Frame sizes divisible by
+# 16 suit all of them; .3gp/.3g2 (H.263) need a standard size such as
+# 176×144 or 352×288.
+CONTAINER_CODECS = {
+    '.avi': ('mjpeg', 'yuvj420p', 'pcm_s16le'),
+    '.mp4': ('mpeg4', 'yuv420p', 'aac'),
+    '.m4v': ('mpeg4', 'yuv420p', 'aac'),
+    '.mov': ('mpeg4', 'yuv420p', 'aac'),
+    '.mkv': ('mpeg4', 'yuv420p', 'aac'),
+    '.webm': ('libvpx', 'yuv420p', None),
+    '.ogv': ('libvpx', 'yuv420p', None),
+    '.flv': ('flv', 'yuv420p', 'aac'),
+    '.f4v': ('h264', 'yuv420p', 'aac'),
+    '.mpg': ('mpeg1video', 'yuv420p', 'mp2'),
+    '.mpeg': ('mpeg2video', 'yuv420p', 'mp2'),
+    '.vob': ('mpeg2video', 'yuv420p', 'mp2'),
+    '.ts': ('mpeg2video', 'yuv420p', 'mp2'),
+    '.mts': ('mpeg2video', 'yuv420p', 'mp2'),
+    '.m2ts': ('mpeg2video', 'yuv420p', 'mp2'),
+    '.mxf': ('mpeg2video', 'yuv420p', None),
+    '.wmv': ('wmv2', 'yuv420p', 'wmav2'),
+    '.asf': ('wmv2', 'yuv420p', 'wmav2'),
+    '.3gp': ('h263', 'yuv420p', 'aac'),
+    '.3g2': ('h263', 'yuv420p', 'aac'),
+}
+
+
 def write_av(path: str | os.PathLike, frames: Sequence[np.ndarray],
              y: np.ndarray | None, sr: int = 16000, fps: int = 10) -> Path:
-  """Video with an audio track, via PyAV.
+  """Video with an audio track, via PyAV, in the container of the suffix.
 
   .avi: MJPEG video + 16-bit PCM audio (lossless sound, as eNTERFACE);
-  .mp4: MPEG-4 video + AAC audio (as RAVDESS). y: float [n] or [n, channels]
-  in [-1, 1], or None for no audio stream.
+  .mp4: MPEG-4 video + AAC audio (as RAVDESS); other containers: the codecs
+  of CONTAINER_CODECS (MPEG-1/2 need a standard rate: fps=25). y: float
+  [n] or [n, channels] in [-1, 1], or None for no audio stream.
   """
   import av  # pylint: disable=g-import-not-at-top
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  mp4 = path.suffix.lower() == '.mp4'
+  vcodec, pix_fmt, acodec = CONTAINER_CODECS[path.suffix.lower()]
+  if y is not None and acodec is None:
+    raise ValueError(f'no test sound encoder for {path.suffix}; pass y=None')
   h, w = frames[0].shape[:2]
   with av.open(str(path), 'w') as out:
-    vs = out.add_stream('mpeg4' if mp4 else 'mjpeg', rate=fps)
-    vs.width, vs.height = w, h
-    vs.pix_fmt = 'yuv420p' if mp4 else 'yuvj420p'
+    vs = out.add_stream(vcodec, rate=fps)
+    vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
     streams = [vs]
     if y is not None:
       y = np.asarray(y, np.float32)
       y = y[:, None] if y.ndim == 1 else y
       layout = 'mono' if y.shape[1] == 1 else 'stereo'
-      aus = out.add_stream('aac' if mp4 else 'pcm_s16le', rate=sr,
-                           layout=layout)
+      aus = out.add_stream(acodec, rate=sr, layout=layout)
+      if acodec == 'wmav2':
+        aus.bit_rate = 32000  # its default is out of range at 16 kHz
       streams.append(aus)
     for f in frames:
       for p in vs.encode(av.VideoFrame.from_ndarray(f, format='rgb24')):
         out.mux(p)
     if y is not None:
+      # PCM: rounded to 16 bits here; other encoders get planar float
+      # converted to the sample format and frame size they take.
+      resampler = av.AudioResampler(format=aus.format.name, layout=layout,
+                                    rate=sr, frame_size=aus.frame_size or None)
       chunk = 1024
-      for s in range(0, len(y), chunk):
-        block = np.ascontiguousarray(y[s:s + chunk].T)
-        if mp4:
-          af = av.AudioFrame.from_ndarray(block, format='fltp', layout=layout)
-        else:
+      blocks = [np.ascontiguousarray(y[s:s + chunk].T)
+                for s in range(0, len(y), chunk)]
+      for block in [*blocks, None]:
+        if acodec == 'pcm_s16le':
+          if block is None:
+            continue
           pcm = np.round(np.clip(block, -1, 1) * 32767).astype(np.int16)
           af = av.AudioFrame.from_ndarray(pcm.T.reshape(1, -1).copy(),
                                           format='s16', layout=layout)
-        af.sample_rate = sr
-        for p in aus.encode(af):
-          out.mux(p)
+          af.sample_rate = sr
+          frames_in = [af]
+        elif block is None:
+          frames_in = resampler.resample(None)
+        else:
+          af = av.AudioFrame.from_ndarray(block, format='fltp', layout=layout)
+          af.sample_rate = sr
+          frames_in = resampler.resample(af)
+        for rf in frames_in:
+          for p in aus.encode(rf):
+            out.mux(p)
     for s in streams:
       for p in s.encode():
         out.mux(p)

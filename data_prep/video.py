@@ -8,6 +8,11 @@ copy; when several are found keep the one with the highest cascade score
 from the full-resolution RGB frame and resize it to size×size. A frame with
 no detection reuses the most recent crop of the same video; frames before the
 first detection use the first detection's crop.
+
+Face sets that are already crops (FER2013, CK+48: 48×48 grey faces) are
+read with faces='given': every kept frame or picture IS the face, resized to
+size×size (grey expanded to 3 equal channels) with no detection, which
+would miss many such tight crops. 'detect' (the paper) is the default.
 """
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ import cv2
 import numpy as np
 
 CASCADE = 'haarcascade_frontalface_default.xml'
+# How a frame becomes a face crop: Haar detection (the paper), or the whole
+# frame when the inputs are face crops already.
+FACES = ('detect', 'given')
 
 
 class VideoError(ValueError):
@@ -143,6 +151,20 @@ def face_crop_image(image: np.ndarray, size: int = 64,
   return crop(image, box, size, params.margin)
 
 
+def given_face(image: np.ndarray, size: int = 64) -> np.ndarray:
+  """uint8[size, size, 3]: a picture that is a face crop already, resized
+  (INTER_AREA, as `crop`); grey becomes 3 equal channels."""
+  return cv2.resize(_as_rgb(image), (size, size), interpolation=cv2.INTER_AREA)
+
+
+def check_faces(faces: str) -> str:
+  """`faces` when it is one of FACES; ValueError naming them otherwise."""
+  if faces not in FACES:
+    raise ValueError(f"faces must be one of {', '.join(FACES)} ('given': "
+                     f'inputs are face crops already), got {faces!r}')
+  return faces
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
   """uint8[h, w, 3] RGB pixels of a picture (grey ones promoted to RGB).
 
@@ -161,13 +183,17 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def image_face_crops(path: str | os.PathLike, size: int = 64,
-                     params: DetectorParams = DetectorParams()) -> np.ndarray:
-  """uint8[1, size, size, 3]: the best face of a picture file (one segment).
+                     params: DetectorParams = DetectorParams(),
+                     faces: str = 'detect') -> np.ndarray:
+  """uint8[1, size, size, 3]: the best face of a picture file (one segment),
+  or the whole picture resized when faces='given'.
 
   Raises:
     VideoError: missing, empty or unreadable file.
     NoFaceError: no face detected (the message names the file).
   """
+  if check_faces(faces) == 'given':
+    return given_face(read_image(path), size)[None]
   try:
     return face_crop_image(read_image(path), size, params)[None]
   except NoFaceError:
@@ -176,14 +202,16 @@ def image_face_crops(path: str | os.PathLike, size: int = 64,
 
 
 def face_crops(path: str | os.PathLike, size: int = 64, frame_step: int = 1,
-               params: DetectorParams = DetectorParams()) -> np.ndarray:
+               params: DetectorParams = DetectorParams(),
+               faces: str = 'detect') -> np.ndarray:
   """Face crops of every `frame_step`-th frame of a video.
 
   Args:
-    path: a video file OpenCV can decode (.avi, .mp4, ...).
+    path: a video file OpenCV can decode (data_prep.formats.VIDEO_EXTS).
     size: output side (paper: 64).
     frame_step: keep frames 0, step, 2·step, ... (1 = every frame, paper).
     params: detection settings.
+    faces: 'detect' (Haar, the paper) or 'given' (each frame is the face).
 
   Returns:
     uint8[n_kept_frames, size, size, 3] RGB crops, one per kept frame.
@@ -195,9 +223,13 @@ def face_crops(path: str | os.PathLike, size: int = 64, frame_step: int = 1,
   path = os.fspath(path)
   if frame_step < 1:
     raise ValueError(f'frame_step must be ≥ 1, got {frame_step}')
+  given = check_faces(faces) == 'given'
   crops: list[np.ndarray | None] = []
   for i, frame in enumerate(read_frames(path)):
     if i % frame_step:
+      continue
+    if given:
+      crops.append(given_face(frame, size))
       continue
     box = detect_face(frame, params)
     crops.append(None if box is None else crop(frame, box, size, params.margin))
@@ -233,10 +265,15 @@ def read_frames(path: str) -> Iterator[np.ndarray]:
     cap.release()
 
 
-def crop_params(size: int = 64, frame_step: int = 1,
+def crop_params(size: int = 64, frame_step: int = 1, faces: str = 'detect',
                 **detector: Any) -> dict[str, Any]:
-  """JSON-serialisable description of the video features (cache key)."""
-  return dict(size=size, frame_step=frame_step,
+  """JSON-serialisable description of the video features (cache key).
+
+  `faces` is listed only when 'given', so the key of detected crops (the
+  default) is the one earlier caches were written with.
+  """
+  given = {'faces': 'given'} if check_faces(faces) == 'given' else {}
+  return dict(size=size, frame_step=frame_step, **given,
               **dataclasses.asdict(DetectorParams(**detector)),
               cascade=CASCADE)
 

@@ -7,11 +7,13 @@ Reads `workdir/model/` (written by experiments.train), computes the same
 features as training and scores them as evaluation scores a test fold
 (experiments/lib/inference.py): the utterance's class probabilities.
 
-Inputs: .wav/.flac/.ogg (audio models), .mp4/.avi (video and image models;
-an audio model uses the clip's sound track, as training on eNTERFACE does),
-.jpg/.jpeg/.png/.bmp/.tif/.tiff (video and image models). Anything else, an
-unreadable file or a modality the model was not trained on is one
-`error: ...` line, exit code 1.
+Inputs: the file types of data_prep.formats (the one list manifests and
+data_prep use): audio (audio models), video containers (.mp4, .avi, .flv,
+.mpg, ...: video and image models; an audio model uses the clip's sound
+track, as training on eNTERFACE does), pictures (video and image models).
+A model trained with config.faces='given' takes each frame or picture as the
+face, as its training did. Anything else, an unreadable file or a modality
+the model was not trained on is one `error: ...` line, exit code 1.
 """
 from __future__ import annotations
 

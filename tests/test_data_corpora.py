@@ -25,8 +25,9 @@ def counts(records):
 
 def test_get_and_unknown_names():
   assert corpora.get('emodb').NAME == 'emodb'
-  assert set(corpora.NAMES) == {'emodb', 'savee', 'enterface', 'ravdess'}
-  with pytest.raises(ValueError, match='crema'):
+  assert set(corpora.NAMES) == {'emodb', 'savee', 'enterface', 'ravdess',
+                                'crema_d', 'tess'}
+  with pytest.raises(ValueError, match='crema_d'):
     corpora.get('crema')
   with pytest.raises(ValueError, match='modality'):
     corpora.get('emodb').records('.', modality='text')
@@ -41,7 +42,8 @@ def test_missing_root_names_it(tmp_path, name):
 def test_labels_vocabulary():
   assert labels.EMOTIONS == ('neutral', 'calm', 'anger', 'boredom', 'disgust',
                              'fear', 'happiness', 'sadness', 'surprise')
-  for table in (labels.EMODB, labels.SAVEE, labels.ENTERFACE, labels.RAVDESS):
+  for table in (labels.EMODB, labels.SAVEE, labels.ENTERFACE, labels.RAVDESS,
+                labels.CREMA_D, labels.TESS):
     assert set(table.values()) <= set(labels.EMOTIONS)
   assert labels.ordered(['sadness', 'anger', 'neutral', 'anger']) == (
       'neutral', 'anger', 'sadness')
@@ -166,6 +168,61 @@ def test_ravdess_unknown_emotion_raises_naming_file(tmp_path):
   touch(tmp_path, 'Actor_03/03-01-09-01-01-01-03.wav')
   with pytest.raises(labels.LabelError, match='03-01-09-01-01-01-03.wav'):
     corpora.get('ravdess').records(tmp_path)
+
+
+def test_crema_d(tmp_path, caplog):
+  touch(tmp_path,
+        'AudioWAV/1001_DFA_ANG_XX.wav', 'AudioWAV/1002_IEO_HAP_HI.wav',
+        'AudioWAV/1091_TSI_NEU_XX.wav',  # actor without a demographics row
+        'VideoFlash/1001_DFA_ANG_XX.flv',  # same utterance as the wav
+        'VideoFlash/1002_ITS_SAD_LO.flv',  # no wav: its sound track is audio
+        'AudioWAV/notes.wav')
+  (tmp_path / 'VideoDemographics.csv').write_text(
+      'ActorID,Age,Sex,Race,Ethnicity\n1001,51,Male,Caucasian,Not Hispanic\n'
+      '1002,21,Female,Caucasian,Not Hispanic\n')
+  mod = corpora.get('crema_d')
+  with caplog.at_level(logging.WARNING):
+    a = mod.records(tmp_path, 'audio')
+  assert 'notes.wav' in caplog.text
+  assert [(r.utterance_id, r.speaker, r.sex, r.label) for r in a] == [
+      ('AudioWAV/1001_DFA_ANG_XX.wav', '1001', 'm', 'anger'),
+      ('AudioWAV/1002_IEO_HAP_HI.wav', '1002', 'f', 'happiness'),
+      ('AudioWAV/1091_TSI_NEU_XX.wav', '1091', '', 'neutral'),
+      ('VideoFlash/1002_ITS_SAD_LO.flv', '1002', 'f', 'sadness')]
+  v = mod.records(tmp_path, 'video')
+  assert [(r.utterance_id, r.label) for r in v] == [
+      ('VideoFlash/1001_DFA_ANG_XX.flv', 'anger'),
+      ('VideoFlash/1002_ITS_SAD_LO.flv', 'sadness')]
+  assert len(mod.records(tmp_path)) == len(a) + len(v)
+  assert labels.corpus_classes('crema_d') == (
+      'neutral', 'anger', 'disgust', 'fear', 'happiness', 'sadness')
+
+
+def test_crema_d_unknown_emotion_raises_naming_file(tmp_path):
+  touch(tmp_path, 'AudioWAV/1001_DFA_BOR_XX.wav')
+  with pytest.raises(labels.LabelError, match='1001_DFA_BOR_XX.wav'):
+    corpora.get('crema_d').records(tmp_path)
+
+
+def test_tess(tmp_path, caplog):
+  touch(tmp_path,
+        'OAF_angry/OAF_back_angry.wav', 'OAF_Pleasant_surprise/OAF_bar_ps.wav',
+        'YAF_sad/YAF_youth_sad.wav', 'YAF_happy/yaf_kite_Happy.wav',
+        'YAF_happy/readme.wav',
+        # some archives nest a second copy of the set
+        'TESS/YAF_sad/YAF_youth_sad.wav')
+  mod = corpora.get('tess')
+  with caplog.at_level(logging.WARNING):
+    recs = mod.records(tmp_path)
+  assert 'readme.wav' in caplog.text and 'same file name' in caplog.text
+  assert [(r.utterance_id, r.speaker, r.label) for r in recs] == [
+      ('OAF_Pleasant_surprise/OAF_bar_ps.wav', 'OAF', 'surprise'),
+      ('OAF_angry/OAF_back_angry.wav', 'OAF', 'anger'),
+      ('TESS/YAF_sad/YAF_youth_sad.wav', 'YAF', 'sadness'),
+      ('YAF_happy/yaf_kite_Happy.wav', 'YAF', 'happiness')]
+  assert {r.sex for r in recs} == {'f'}
+  assert mod.records(tmp_path, 'video') == []
+  assert len(labels.corpus_classes('tess')) == 7
 
 
 @pytest.mark.skipif(not EMODB_REAL.is_dir(), reason='../shared/data/emodb absent')

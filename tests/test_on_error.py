@@ -148,7 +148,7 @@ def test_a_still_face_corpus_with_a_faceless_photo_fine_tunes_end_to_end(
 
 
 def test_baseline_skips_and_lists_an_unreadable_recording(tmp_path):
-  from experiments import baseline  # pylint: disable=g-import-not-at-top
+  from experiments.lib import anchor  # pylint: disable=g-import-not-at-top
   rows = []
   for i in range(6):
     name = f'tone{i}.wav'
@@ -158,9 +158,9 @@ def test_baseline_skips_and_lists_an_unreadable_recording(tmp_path):
   (tmp_path / 'empty.wav').write_bytes(b'')
   rows.append('empty.wav,anger,s9\n')
   (tmp_path / 'tones.csv').write_text('path,label,speaker\n' + ''.join(rows))
-  result = baseline.evaluate(f'manifest:{tmp_path / "tones.csv"}',
-                             n_splits=2, cache_dir=str(tmp_path / 'cache'),
-                             on_error='skip', max_skipped_fraction_files=0.2)
+  result = anchor.evaluate(f'manifest:{tmp_path / "tones.csv"}',
+                           n_splits=2, cache_dir=str(tmp_path / 'cache'),
+                           on_error='skip', max_skipped_fraction_files=0.2)
   (skipped,) = result['skipped_files']
   assert skipped.startswith('empty.wav: ') and result['n_utterances'] == 6
 

@@ -1,6 +1,6 @@
 """Corpus readers: a corpus folder → one `Record` per usable recording.
 
-Each module (emodb, savee, enterface, ravdess) exposes
+Each module (emodb, savee, enterface, ravdess, crema_d, tess) exposes
 `records(root, modality=None) -> list[Record]`, sorted by path. `modality`
 'audio', 'video' or 'image' keeps the recordings that feature would be
 extracted from; None returns every (file, modality) pair the corpus offers
@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from types import ModuleType
 
-NAMES = ('emodb', 'savee', 'enterface', 'ravdess')
+NAMES = ('emodb', 'savee', 'enterface', 'ravdess', 'crema_d', 'tess')
 # audio: log-mel segments; video: a face crop per frame; image: the face crop
 # of one still picture.
 MODALITIES = ('audio', 'video', 'image')

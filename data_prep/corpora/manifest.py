@@ -5,9 +5,10 @@
   faces/KA.HA1.29.tiff,happiness,KA,f
 
 `path`: absolute, or relative to the CSV's folder; the extension says what
-the file is: audio (.wav, .flac, ...), video (.avi, .mp4, ...; offered as
-'video' and, for its sound track, as 'audio', like eNTERFACE) or a still
-image (.jpg, .png, .tiff, ...; 'image': one face crop per picture).
+the file is (data_prep.formats, the one list): audio (.wav, .flac, ...),
+video (.avi, .mp4, .flv, .mpg, ...; offered as 'video' and, for its sound
+track, as 'audio', like eNTERFACE) or a still image (.jpg, .png, .tiff, ...;
+'image': one face crop per picture).
 `label`: a harmonised emotion name (labels.EMOTIONS; case and surrounding
 spaces ignored). `speaker`: any id. `sex`: optional, 'f', 'm' or empty.
 Extra columns are ignored. The corpus name of the records is the CSV's file
@@ -19,30 +20,20 @@ import csv
 import os
 from pathlib import Path
 
+from data_prep import formats
 from data_prep import labels
 from data_prep.corpora import CorpusError, Record, check_modality
 
 REQUIRED = ('path', 'label', 'speaker')
-AUDIO_EXTS = ('.wav', '.flac', '.ogg', '.mp3', '.m4a', '.aac')
-VIDEO_EXTS = ('.avi', '.mp4', '.mov', '.mkv', '.webm')
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.pgm',
-              '.ppm')
+AUDIO_EXTS, VIDEO_EXTS, IMAGE_EXTS = (formats.AUDIO_EXTS, formats.VIDEO_EXTS,
+                                      formats.IMAGE_EXTS)
+file_kind = formats.file_kind
 OFFERS = {'audio': ('audio',), 'video': ('audio', 'video'),
           'image': ('image',)}
 
 
 class ManifestError(CorpusError):
   """A manifest that cannot be used; the message names the CSV (and line)."""
-
-
-def file_kind(path: str) -> str | None:
-  """'audio', 'video' or 'image' from the extension; None if unknown."""
-  ext = os.path.splitext(path)[1].lower()
-  for kind, exts in (('audio', AUDIO_EXTS), ('video', VIDEO_EXTS),
-                     ('image', IMAGE_EXTS)):
-    if ext in exts:
-      return kind
-  return None
 
 
 def records(csv_path: str | os.PathLike, modality: str | None = None
@@ -82,9 +73,7 @@ def records(csv_path: str | os.PathLike, modality: str | None = None
       kind = file_kind(rel)
       if kind is None:
         raise ManifestError(
-            f'{where}: {rel}: unknown file type (audio '
-            f'{" ".join(AUDIO_EXTS)}; video {" ".join(VIDEO_EXTS)}; image '
-            f'{" ".join(IMAGE_EXTS)})')
+            f'{where}: {rel}: unknown file type ({formats.describe()})')
       label = row['label'].lower()
       if label not in labels.EMOTIONS:
         raise labels.LabelError(

@@ -19,6 +19,10 @@ def get_config() -> ml_collections.ConfigDict:
   # 'multi_source' (pooled sources -> target).
   c.task = 'scratch'
   c.modality = 'audio'  # | 'video' (face crop per frame) | 'image'
+  # video/image: 'detect' a face in each frame (Viola-Jones, the paper) or
+  # 'given': the files are face crops already (FER2013, CK+48), each frame is
+  # resized as the face. A spec's 'faces=given' overrides it for one corpus.
+  c.faces = 'detect'
   # Corpus specs: 'synthetic', 'emodb', 'savee', 'enterface', 'ravdess',
   # 'manifest:PATH.csv' or a FeatureSet .npz, with optional row filters, e.g.
   # 'emodb:sex=f', 'emodb:speaker=03,08', 'emodb:label=anger,sadness'; '+'

@@ -27,6 +27,9 @@ def get_config(preset: str = '') -> ml_collections.ConfigDict:
   config.target = 'synthetic'
   config.source = config_dict.placeholder(str)
   config.modality = 'audio'
+  # video/image: 'detect' a face per frame, or 'given': the files are face
+  # crops already (as in configs/default.py).
+  config.faces = 'detect'
   config.data_root = '../shared/data'  # relative to the working directory
   config.cache_dir = 'features'
   # Unreadable corpus files: 'raise' stops naming one; 'skip' leaves them

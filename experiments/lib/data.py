@@ -11,6 +11,9 @@ joined by ';'):
   'manifest:PATH.csv'    the files a CSV lists (data_prep.corpora.manifest;
                          PATH relative to the working directory), filters
                          after a second colon: 'manifest:faces.csv:sex=f'
+  'manifest:fer.csv:faces=given'  video/image files that are face crops
+                         already: each frame or picture is the face, no
+                         detection (overrides config.faces for this corpus)
   'path/to/set.npz'      a FeatureSet written by data_prep.store.save
 Several specs joined by '+' are pooled into one task ('enterface+savee').
 Corpus files give log-mel segments (or face crops), or, when the config has
@@ -34,8 +37,9 @@ import numpy as np
 from data_prep import corpora
 from data_prep import labels
 from data_prep import store
+from data_prep import video
 
-FILTER_KEYS = ('sex', 'speaker', 'label')
+FILTER_KEYS = ('sex', 'speaker', 'label', 'faces')
 ON_ERROR = ('raise', 'skip')
 # The flag defaults of binaries without a config (baseline, reproduce): the
 # values configs/default.py and configs/finetune.py declare (a test checks).
@@ -67,6 +71,10 @@ def parse_spec(spec: str) -> tuple[str, dict[str, tuple[str, ...]]]:
       raise ValueError(f'bad corpus filter {part!r} in {spec!r}; use '
                        f'{"|".join(FILTER_KEYS)}=v1,v2')
     filters[key] = tuple(values.split(','))
+  if 'faces' in filters and (len(filters['faces']) != 1 or
+                             filters['faces'][0] not in video.FACES):
+    raise ValueError(f'bad faces={",".join(filters["faces"])} in {spec!r}; '
+                     f'use faces={"|".join(video.FACES)}')
   unknown = set(filters.get('label', ())) - set(labels.EMOTIONS)
   if unknown:
     raise ValueError(f'unknown label(s) {", ".join(sorted(unknown))} in '
@@ -99,7 +107,7 @@ def corpus_names(spec: str) -> tuple[str, ...]:
 def _filter(fs: store.FeatureSet, filters, spec) -> store.FeatureSet:
   keep = np.ones(len(fs), bool)
   for key, values in filters.items():
-    if key == 'label':
+    if key in ('label', 'faces'):  # classes below; faces: how it was read
       continue
     column = np.asarray(getattr(fs, key)).astype(str)
     keep &= np.isin(column, values)
@@ -166,6 +174,26 @@ def skip_settings(config) -> tuple[str, float]:
   return on_error, float(fraction)
 
 
+def face_setting(config) -> str:
+  """config.faces ('detect' when absent), checked: 'given' when the video or
+  image files are face crops already (configs/default.py)."""
+  faces = config.get('faces', 'detect')
+  if faces not in video.FACES:
+    raise ValueError(f'config.faces must be one of {", ".join(video.FACES)} '
+                     f"('given': the files are face crops already), got "
+                     f'{faces!r}')
+  return faces
+
+
+def spec_faces(spec: str, config) -> str:
+  """How the face rows of a (possibly pooled) spec are read: its faces=
+  option when every part says the same, else config.faces."""
+  said = {parse_spec(p)[1].get('faces', (None,))[0]
+          for p in spec.split('+') if p}
+  return said.pop() if len(said) == 1 and None not in said else (
+      face_setting(config))
+
+
 def as_flags(message: str) -> str:
   """An error message naming the skip settings as the flags of a binary
   without --config (baseline, reproduce): config.on_error -> --on_error."""
@@ -217,6 +245,7 @@ def load_one(spec: str, config) -> store.FeatureSet:
   """One corpus spec (no '+'): its rows after the filters."""
   name, filters = parse_spec(spec)
   _, max_fraction = skip_settings(config)
+  faces = filters.get('faces', (face_setting(config),))[0]
   if name.endswith('.npz'):
     if not os.path.isfile(name):
       raise FileNotFoundError(f'feature file {name!r} not found')
@@ -235,24 +264,28 @@ def load_one(spec: str, config) -> store.FeatureSet:
     csv_path = name.removeprefix(corpora.MANIFEST)
     if not os.path.isfile(csv_path):
       raise FileNotFoundError(f'manifest {csv_path!r} not found')
-    fs = _cached(name, None, config)
+    fs = _cached(name, None, config, faces)
   else:
     root = os.path.join(config.data_root, name)
     if not os.path.isdir(root):
       raise FileNotFoundError(
           f'corpus {name!r} not found: {root!r} is not a directory (set '
           f'--config.data_root to the folder holding {name}/)')
-    fs = _cached(name, root, config)
+    fs = _cached(name, root, config, faces)
   check_skipped(fs, name, max_fraction)
   return _filter(fs, filters, spec)
 
 
-def _cached(name: str, root: str | None, config) -> store.FeatureSet:
+def _cached(name: str, root: str | None, config, faces: str
+            ) -> store.FeatureSet:
   on_error, _ = skip_settings(config)
+  params = config.get('feature_params', None)
+  if config.modality in ('video', 'image') and faces != 'detect':
+    params = {**(params or {}), 'faces': faces}
   try:
     return store.cached_features(name, root, config.modality,
                                  config.cache_dir, on_error=on_error,
-                                 params=config.get('feature_params', None))
+                                 params=params)
   except store.ExtractionError as e:  # a bad file: say which, no traceback
     first, *rest = str(e).splitlines() or ['']
     raise ValueError('\n'.join([f'{first} ({_HINT})', *rest])) from e
@@ -262,10 +295,11 @@ def load_corpus(spec: str, config) -> store.FeatureSet:
   """FeatureSet for a spec; '+' pools several corpora into one task.
 
   Reads config.modality, data_root, cache_dir, feature_params, synthetic,
-  data_seed, on_error and max_skipped_fraction_files (absent: 'raise' and
-  0.05, as in configs/default.py).
+  data_seed, on_error, max_skipped_fraction_files and faces (absent: 'raise',
+  0.05 and 'detect', as in configs/default.py).
   """
   skip_settings(config)  # a bad setting fails before any extraction
+  face_setting(config)
   parts = [p for p in spec.split('+') if p]
   if not parts:
     raise ValueError('empty corpus spec')
@@ -274,8 +308,11 @@ def load_corpus(spec: str, config) -> store.FeatureSet:
   return store.pool([load_one(p, config) for p in parts])
 
 
-def feature_params(modality: str) -> dict:
-  """The feature parameters `load_one` extracts with (what predict must use)."""
+def feature_params(modality: str, faces: str = 'detect') -> dict:
+  """The feature parameters `load_one` extracts with (what predict must use;
+  faces: `spec_faces` of the target)."""
+  if modality in ('video', 'image') and faces != 'detect':
+    return store.feature_params(modality, {'faces': faces})
   return store.feature_params(modality)
 
 

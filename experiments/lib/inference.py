@@ -19,6 +19,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from data_prep import formats
 from experiments.lib import configs
 from experiments.lib import normalize
 from experiments.lib import views
@@ -27,9 +28,8 @@ from pathnet_jax import ensemble
 from pathnet_jax import model as model_lib
 from pathnet_jax import runs as runs_lib
 
-AUDIO_EXTS = ('.wav', '.flac', '.ogg')
-VIDEO_EXTS = ('.mp4', '.avi')
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
+AUDIO_EXTS, VIDEO_EXTS, IMAGE_EXTS = (formats.AUDIO_EXTS, formats.VIDEO_EXTS,
+                                      formats.IMAGE_EXTS)
 # Which input kinds a model of each training modality accepts (video and
 # image models both score 64x64 face crops).
 ACCEPTS = {'audio': ('audio', 'video'), 'video': ('video', 'image'),
@@ -129,12 +129,12 @@ def _normalizer(path: str) -> normalize.NormStats | None:
 
 
 def input_kind(path: str) -> str:
-  """'audio', 'video' or 'image' from the file extension."""
+  """'audio', 'video' or 'image' from the file extension (data_prep.formats,
+  the one list manifests and data_prep use)."""
+  kind = formats.file_kind(path)
+  if kind is not None:
+    return kind
   ext = os.path.splitext(path)[1].lower()
-  for kind, exts in (('audio', AUDIO_EXTS), ('video', VIDEO_EXTS),
-                     ('image', IMAGE_EXTS)):
-    if ext in exts:
-      return kind
   raise PredictError(f'{path}: unsupported file type {ext or "(none)"!r}; use '
                      f'{", ".join(AUDIO_EXTS + VIDEO_EXTS + IMAGE_EXTS)}')
 

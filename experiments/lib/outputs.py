@@ -94,7 +94,8 @@ def _write_model_files(model_dir, config, params, genotype, frozen_slots,
           'frozen_slots': (None if frozen_slots is None else
                            [np.asarray(a).tolist() for a in frozen_slots]),
           'class_names': list(class_names),
-          'feature_params': data.feature_params(config.modality),
+          'feature_params': data.feature_params(
+              config.modality, data.spec_faces(config.target, config)),
           'functionals_params': None if feature_set is None else
                                 data.functionals_params(feature_set),
           'config': config.to_dict()}

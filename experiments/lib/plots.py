@@ -48,7 +48,7 @@ def plot_confusion(confusion, class_names: Sequence[str], path: str,
       ax.text(j, i, f'{frac[i, j]:.2f}', ha='center', va='center',
               color='white' if frac[i, j] > 0.5 else 'black', fontsize=8)
   if title:  # wrapped: long corpus specs would run off the figure
-    ax.set_title('\n'.join(textwrap.wrap(title, 12 * size)), fontsize=10)
+    ax.set_title('\n'.join(textwrap.wrap(title, int(12 * size))), fontsize=10)
   fig.tight_layout()
   _save(fig, path)
 

@@ -35,6 +35,7 @@ def check_config(config) -> None:
   if config.modality not in MODALITIES:
     raise ValueError(f'config.modality must be one of {MODALITIES}, got '
                      f'{config.modality!r}')
+  data.face_setting(config)  # config.faces
   checks.validate_config(config)
   if int(config.n_splits) < 0 or int(config.n_splits) == 1:
     raise ValueError(f'config.n_splits must be 0 (protocol default) or >= 2, '
