@@ -112,7 +112,7 @@ def test_bad_faces_setting_is_one_clear_error(crop_manifest):
 
 def test_model_trained_on_given_faces_predicts_a_crop_the_same_way(tmp_path):
   from experiments import predict  # pylint: disable=g-import-not-at-top
-  from experiments import train  # pylint: disable=g-import-not-at-top
+  from experiments.lib import pathnet_protocol  # pylint: disable=g-import-not-at-top
   rows = []
   for i in range(8):
     path = tmp_path / 'crops' / f'c{i}.png'
@@ -130,7 +130,7 @@ def test_model_trained_on_given_faces_predicts_a_crop_the_same_way(tmp_path):
   c.optim.batch_size = 4
   c.n_splits, c.folds = 2, (0,)
   workdir = str(tmp_path / 'run')
-  assert train.train_and_evaluate(c, workdir)['n_rows'] == 8
+  assert pathnet_protocol.train_and_evaluate(c, workdir)['n_rows'] == 8
   model = predict.load_model(workdir)
   assert model.feature_params['faces'] == 'given'
   out = predict.predict_file(model, str(tmp_path / 'crops' / 'c3.png'))

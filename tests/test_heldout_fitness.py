@@ -325,7 +325,7 @@ def test_improved_heldout_is_improved_compare_with_heldout_fitness():
 
 
 def test_a_transfer_protocol_with_heldout_speakers_end_to_end(tmp_path):
-  from experiments import train
+  from experiments.lib import pathnet_protocol  # pylint: disable=g-import-not-at-top
   from experiments.lib import data as data_lib
   config = tinyconfig.synthetic_run_config(
       generations=3, task='transfer', sources=('synthetic',),
@@ -340,7 +340,7 @@ def test_a_transfer_protocol_with_heldout_speakers_end_to_end(tmp_path):
   assert all(speakers) and not (speakers[0] & speakers[1] or
                                 speakers[0] & speakers[2] or
                                 speakers[1] & speakers[2])
-  results = train.train_and_evaluate(config, str(tmp_path))
+  results = pathnet_protocol.train_and_evaluate(config, str(tmp_path))
   fold, = results['folds']
   assert fold['n_fitness_rows'] == p.fitness_rows.size
   assert 2 <= fold['generations_run'] <= 3  # patience 1 may stop it at 2

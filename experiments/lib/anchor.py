@@ -46,6 +46,7 @@ from sklearn import pipeline
 from sklearn import preprocessing
 from sklearn import svm
 
+from experiments.configs import default as default_config
 from experiments.lib import data
 from experiments.lib import normalize
 from experiments.lib import splits
@@ -340,7 +341,8 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
   config = ml_collections.ConfigDict({
       'data_root': data_root, 'cache_dir': cache_dir, 'modality': 'audio',
       'data_seed': int(seeds[0]), 'on_error': on_error,
-      'max_skipped_fraction_files': float(max_skipped_fraction_files)})
+      'max_skipped_fraction_files': float(max_skipped_fraction_files),
+      'faces': default_config.get_config().faces})  # audio: never used
   segments, skipped = None, []
   if feature_set is None:
     segments = data.load_corpus(corpus, config)

@@ -175,9 +175,9 @@ def skip_settings(config) -> tuple[str, float]:
 
 
 def face_setting(config) -> str:
-  """config.faces ('detect' when absent), checked: 'given' when the video or
-  image files are face crops already (configs/default.py)."""
-  faces = config.get('faces', 'detect')
+  """config.faces, checked: 'given' when the video or image files are face
+  crops already (configs/default.py)."""
+  faces = config['faces']
   if faces not in video.FACES:
     raise ValueError(f'config.faces must be one of {", ".join(video.FACES)} '
                      f"('given': the files are face crops already), got "
@@ -295,8 +295,7 @@ def load_corpus(spec: str, config) -> store.FeatureSet:
   """FeatureSet for a spec; '+' pools several corpora into one task.
 
   Reads config.modality, data_root, cache_dir, feature_params, synthetic,
-  data_seed, on_error, max_skipped_fraction_files and faces (absent: 'raise',
-  0.05 and 'detect', as in configs/default.py).
+  data_seed, on_error, max_skipped_fraction_files and faces.
   """
   skip_settings(config)  # a bad setting fails before any extraction
   face_setting(config)
