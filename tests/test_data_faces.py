@@ -111,7 +111,7 @@ def test_bad_faces_setting_is_one_clear_error(crop_manifest):
 
 
 def test_model_trained_on_given_faces_predicts_a_crop_the_same_way(tmp_path):
-  from experiments import predict  # pylint: disable=g-import-not-at-top
+  from experiments.lib import inference  # pylint: disable=g-import-not-at-top
   from experiments.lib import pathnet_protocol  # pylint: disable=g-import-not-at-top
   rows = []
   for i in range(8):
@@ -131,8 +131,8 @@ def test_model_trained_on_given_faces_predicts_a_crop_the_same_way(tmp_path):
   c.n_splits, c.folds = 2, (0,)
   workdir = str(tmp_path / 'run')
   assert pathnet_protocol.train_and_evaluate(c, workdir)['n_rows'] == 8
-  model = predict.load_model(workdir)
+  model = inference.load_model(workdir)
   assert model.feature_params['faces'] == 'given'
-  out = predict.predict_file(model, str(tmp_path / 'crops' / 'c3.png'))
+  out = inference.predict_file(model, str(tmp_path / 'crops' / 'c3.png'))
   assert out['n_rows'] == 1 and out['modality'] == 'image'
   assert abs(sum(out['probabilities'].values()) - 1) < 1e-6

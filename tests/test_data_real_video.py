@@ -84,18 +84,18 @@ def test_all_clips_give_379_face_crops():
 
 @pytest.mark.slow
 def test_manifest_of_the_clips_trains_and_predict_reads_a_flv(tmp_path):
-  from experiments import predict  # pylint: disable=g-import-not-at-top
-  from experiments import train  # pylint: disable=g-import-not-at-top
+  from experiments.lib import inference  # pylint: disable=g-import-not-at-top
+  from experiments.lib import pathnet_protocol  # pylint: disable=g-import-not-at-top
   c = tinyconfig.tiny_config(generations=2, checkpoint_every=0)
   c.target = f'manifest:{write_manifest(tmp_path)}'
   c.modality = 'video'
   c.cache_dir = str(tmp_path / 'cache')
   c.n_splits, c.folds = 2, (0,)
   workdir = str(tmp_path / 'run')
-  results = train.train_and_evaluate(c, workdir)
+  results = pathnet_protocol.train_and_evaluate(c, workdir)
   assert results['n_rows'] == 379 and results['n_utterances'] == 6
   clip = str(SAMPLE / 'VideoFlash' / '1001_DFA_HAP_XX.flv')
-  out = predict.predict_file(predict.load_model(workdir), clip)
+  out = inference.predict_file(inference.load_model(workdir), clip)
   assert out['modality'] == 'video' and out['n_rows'] > 50
   assert abs(sum(out['probabilities'].values()) - 1) < 1e-6
   done = subprocess.run(

@@ -9,10 +9,9 @@
                      linear SVM whose formulation and C are chosen per fold on
                      the training speakers only (`select_svm`).
 Both standardise with the training fold's statistics (StandardScaler).
-speaker_norm first standardises each speaker's utterance features with that
+speaker_norm first standardises each speaker's utterance features by that
 speaker's own mean and std, labels unused: TRANSDUCTIVE for the test speaker
-(its unlabelled test utterances give its statistics), common practice in
-speaker-independent emotion recognition.
+(its unlabelled test utterances give its statistics), common practice.
 
 The linear SVM. Three formulations fit the same model family and score
 differently (one-vs-one vs one-vs-rest, hinge vs squared hinge): 'svc'
@@ -20,11 +19,10 @@ differently (one-vs-one vs one-vs-rest, hinge vs squared hinge): 'svc'
 matrix: the same model as SVC(kernel='linear')), 'linear_svc_dual' and
 'linear_svc_primal' (liblinear LinearSVC). Issue 27 measured one 1,380 x
 6,373 fold: SVC(kernel='linear') 6.7 s, LinearSVC dual 58 s, primal 192 s.
-Which formulation and which C is picked as PathNet's variants are: on
-held-out TRAINING speakers (an inner speaker split of each training fold,
-`inner_folds`), never on the test fold. By default only 'svc' competes
-(over C_GRID); `formulations` adds the others. The former anchor
-(LinearSVC, dual, C=0.01 fixed) is classifier 'linear_svc'.
+Formulation and C are picked as PathNet's variants are: on held-out
+TRAINING speakers (`inner_folds`), never on the test fold. By default only
+'svc' competes (over C_GRID); `formulations` adds the others. The former
+anchor (LinearSVC, dual, C=0.01) is classifier 'linear_svc'.
 
 Folds are exactly those PathNet uses (experiments.lib.splits, same
 protocol, n_splits and seed as experiments.train), carried to utterances by
