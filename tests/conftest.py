@@ -19,6 +19,7 @@ import shutil
 import tempfile
 
 import jax
+import pytest
 
 CACHE_ENV = 'JAX_COMPILATION_CACHE_DIR'
 # Every program, however small or quick to compile (JAX's defaults keep only
@@ -47,3 +48,35 @@ def pytest_unconfigure(config):
   del config
   if _OWN_CACHE and os.environ.get(CACHE_ENV) == _OWN_CACHE:
     shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+
+
+# Long tests whose behaviour a cheaper test of the default run also covers
+# (another parametrisation, a smaller relative, the same property through
+# another entry point): they join the `slow` set, which .ci/run runs after
+# the default one. Seconds: one run with `-n 2 --durations=0` on the idle
+# 2-core machine.
+SLOW_DUPLICATES = {
+    'test_notebook.py::test_per_fold_table_shows_the_runs_scores_and_a_speed',  # 64: the Colab notebook end to end
+    'test_benchmark.py::test_throughput_covers_every_case_and_compute',  # 45
+    'test_readme_tables.py::test_blocks_setting_rewrites_only_the_named_block',  # 44
+    'test_runs.py::test_vmapped_runs_equal_the_runs_alone_up_to_rounding',  # 37
+    'test_runs.py::test_transfer_runs_with_different_frozen_modules_equal_alone',  # 30
+    'test_runs.py::test_each_run_of_a_batch_equals_the_run_alone[parallel]',  # 28
+    'test_runs.py::test_validation_fitness_rows_of_different_counts_equal_alone',  # 22
+    'test_runs.py::test_killed_batch_resumes_to_the_results_of_an_uninterrupted_one',  # 19
+    'test_heldout_fitness.py::test_a_transfer_protocol_with_heldout_speakers_end_to_end',  # 27
+    'test_heldout_fitness.py::test_patience_stops_a_stalled_run_and_the_others_go_on[vmap]',  # 19
+    'test_generalisation.py::test_ablation_runs_end_to_end_on_the_synthetic_corpus',  # 20
+    'test_evolve.py::test_transfer_keeps_frozen_modules_bit_identical[adamw]',  # 20
+    'test_cross_corpus.py::test_finetune_keeps_the_same_fraction_of_utterances',  # 18
+    'test_reliability.py::test_corrupt_newest_checkpoint_resumes_from_previous_with_same_results',  # 19
+    'test_views.py::test_a_view_trains_scores_and_predicts_as_evaluation_does[functionals:eGeMAPSv02]',  # 13
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config, items):
+  del config
+  for item in items:
+    if item.nodeid.split('/')[-1] in SLOW_DUPLICATES:
+      item.add_marker(pytest.mark.slow)
