@@ -56,23 +56,8 @@ def summary_markdown(results: dict[str, Any]) -> str:
 
 
 def seeds_markdown(overall: dict[str, Any]) -> str:
-  """summary.md of a several-seed workdir: a row per seed and their mean."""
-  lines = [f"# CNN baseline: {overall['method']}, "
-           f"{overall['source'] + ' → ' if overall['source'] else ''}"
-           f"{overall['target']}", '',
-           f"protocol `{overall['protocol']}`, seeds "
-           f"{', '.join(map(str, overall['seeds']))}", '',
-           '| seed | utterance WA | utterance UA | segment WA |',
-           '|---|---|---|---|']
-  for seed, r in overall['per_seed'].items():
-    agg = r['aggregate']
-    lines.append(f"| [{seed}](seed_{seed}/summary.md) | "
-                 f"{agg['utterance']['wa_mean']:.3f} | "
-                 f"{agg['utterance']['ua_mean']:.3f} | "
-                 f"{agg['segment']['wa_mean']:.3f} |")
-  m = overall['mean_over_seeds']
-  lines += [f"| mean | {m['utterance']['wa']:.3f} | {m['utterance']['ua']:.3f}"
-            f" | {m['segment']['wa']:.3f} |", '',
-            f"wall time {overall['timings']['total_s']:.0f} s", '']
-  note = data.skipped_note(overall.get('skipped_files', {}))
-  return '\n'.join(lines + ([note, ''] if note else []))
+  """summary.md of a several-seed workdir (outputs.seeds_markdown)."""
+  return outputs.seeds_markdown(
+      overall, title=f"CNN baseline: {overall['method']}, "
+      f"{overall['source'] + ' → ' if overall['source'] else ''}"
+      f"{overall['target']}", link_seeds=True)

@@ -122,16 +122,21 @@ def summary_markdown(results: dict[str, Any]) -> str:
   return '\n'.join(lines + ([note, ''] if note else []))
 
 
-def seeds_markdown(overall: dict[str, Any]) -> str:
-  """summary.md of a several-seed workdir: a row per seed and their mean."""
-  lines = [f"# {overall['task']}: {overall['target']}", '',
+def seeds_markdown(overall: dict[str, Any], title: str | None = None,
+                   link_seeds: bool = False) -> str:
+  """summary.md of a several-seed workdir: a row per seed and their mean
+  (`title`: the heading, default task: target; `link_seeds`: each seed links
+  to its seed_<s>/summary.md)."""
+  title = title or f"{overall['task']}: {overall['target']}"
+  lines = [f"# {title}", '',
            f"protocol `{overall['protocol']}`, seeds "
            f"{', '.join(map(str, overall['seeds']))}", '',
            '| seed | utterance WA | utterance UA | segment WA |',
            '|---|---|---|---|']
   for seed, r in overall['per_seed'].items():
     agg = r['aggregate']
-    lines.append(f"| {seed} | {agg['utterance']['wa_mean']:.3f} | "
+    cell = f'[{seed}](seed_{seed}/summary.md)' if link_seeds else f'{seed}'
+    lines.append(f"| {cell} | {agg['utterance']['wa_mean']:.3f} | "
                  f"{agg['utterance']['ua_mean']:.3f} | "
                  f"{agg['segment']['wa_mean']:.3f} |")
   m = overall['mean_over_seeds']
