@@ -62,6 +62,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     'heldout_final': {'fitness': 'heldout', 'evolution.tiebreak_loss': True,
                       'evolution.heldout_training': 'final'},
     'patience20': {'evolution.patience': 20},
+    # The final phase as long as a pathway's training in a generation.
+    'final5': {'evolution.final_epochs': 5},
+    # Twice the default share of training speakers (utterances) held out.
+    'holdout30': {'validation_fraction': 0.3},
     'ensemble5': {'ensemble_size': 5},
     'ensemble10': {'ensemble_size': 10},
     # Utterance views (experiments/lib/views.py; issue 20): the anchor's
@@ -161,6 +165,7 @@ def score_variant(config, fs, funcs, folds, fold_ids, select_fraction,
     row = {'selection_wa': sel_scores['wa'], 'selection_ua': sel_scores['ua'],
            'test_wa': test_scores['wa'], 'test_ua': test_scores['ua'],
            'best_fitness': r.best_fitness, 'seconds': seconds,
+           'generations_run': r.generations_run,
            'ensemble_size': len(genotypes)}
     if len(genotypes) > 1:  # the same evolution scored by its best alone
       row.update(selection_ua_single_best=sel_best['ua'],
@@ -194,7 +199,8 @@ def run(config, variants: Sequence[str], folds: Sequence[int],
                 f'{row["selection_ua_single_best"]:.3f}'
                 if 'selection_ua_single_best' in row else ''),
             flush=True)
-    keys = ['selection_wa', 'selection_ua', 'test_wa', 'test_ua', 'seconds']
+    keys = ['selection_wa', 'selection_ua', 'test_wa', 'test_ua', 'seconds',
+            'generations_run']
     keys += [k for k in ('selection_ua_single_best', 'test_ua_single_best')
              if all(k in r for r in rows)]
     out[name] = {'overrides': overrides, 'folds': rows, **{
