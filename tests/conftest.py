@@ -13,13 +13,49 @@ program an earlier one compiled. Its settings go into os.environ too, so
 that the binaries and scripts the tests start reuse it. A cache the
 environment already names (JAX_COMPILATION_CACHE_DIR) is used as it is and
 kept; otherwise it is a fresh folder, removed when the session ends.
+
+Quick compiles: two thirds of the suite's time was XLA compiling tiny
+programs (LLVM's optimisation passes and the fusion emitters), which the
+specs do not need; `FAST_COMPILE_FLAGS` halve a tiny evolution's compile
+(9.0 s -> 2.9 s for 35 programs). The programs then round differently from
+the default build, so a spec compares runs made under the same flags (the
+binaries the tests start inherit them), never against figures of a default
+build. PATHNET_TESTS_DEFAULT_COMPILE=1 keeps XLA's defaults: .ci/run runs the
+marked set that way, so the default build is tested too. The flags are
+probed in a child process first, as an XLA that no longer knows a flag
+aborts.
 """
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
-import jax
 import pytest
+
+FAST_COMPILE_FLAGS = ('--xla_backend_optimization_level=0',
+                      '--xla_cpu_use_fusion_emitters=false')
+
+
+def _fast_compile_flags() -> str:
+  """XLA_FLAGS with FAST_COMPILE_FLAGS added, or as they are when asked or
+  when this XLA refuses them."""
+  flags = os.environ.get('XLA_FLAGS', '')
+  if os.environ.get('PATHNET_TESTS_DEFAULT_COMPILE') == '1':
+    return flags
+  wanted = ' '.join([flags, *FAST_COMPILE_FLAGS]).strip()
+  probe = subprocess.run(
+      [sys.executable, '-c', 'import jax; jax.jit(lambda x: x + 1)(0)'],
+      env={**os.environ, 'XLA_FLAGS': wanted, 'JAX_PLATFORMS': 'cpu'},
+      capture_output=True, check=False)
+  return wanted if probe.returncode == 0 else flags
+
+
+# Before JAX starts its backend (the import below does not; the first
+# compile does).
+os.environ['XLA_FLAGS'] = _fast_compile_flags()
+
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 CACHE_ENV = 'JAX_COMPILATION_CACHE_DIR'
 # Every program, however small or quick to compile (JAX's defaults keep only
@@ -74,9 +110,27 @@ SLOW_DUPLICATES = {
 }
 
 
+# Whole programs run end to end in a child process, each read by the tests
+# that take its fixture: also `slow` (seconds, one idle run). Their parts
+# are specified in the default set in this process (the notebook's cells
+# call the binaries train and predict test; the benchmark items have their
+# own tests; sharding's mesh and arguments are tested without devices).
+SLOW_FIXTURES = {
+    'executed',  # 42: the Colab notebook, in a Jupyter kernel
+    'eight_devices',  # 27: sharded generations on 8 host devices
+    'quick_run',  # 22: `python -m experiments.benchmark --quick`, 2 devices
+}
+SLOW_DUPLICATES.add(
+    # 30: experiments/readme_tables.sh on runs of every block (some 20
+    # Python starts); test_without_a_runs_folder_it_refuses_in_one_line runs
+    # the script in the default set.
+    'test_readme_tables.py::test_it_rewrites_only_the_blocks_that_have_runs')
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config, items):
   del config
   for item in items:
-    if item.nodeid.split('/')[-1] in SLOW_DUPLICATES:
+    if (item.nodeid.split('/')[-1] in SLOW_DUPLICATES
+        or SLOW_FIXTURES & set(getattr(item, 'fixturenames', ()))):
       item.add_marker(pytest.mark.slow)
