@@ -5,7 +5,8 @@
 #   <!-- BEGIN readme_tables.sh NAME --> ... <!-- END readme_tables.sh NAME -->
 #   NAME: cross_corpus (RAVDESS ⇄ EMO-DB transfer), curves (learning curves and
 #   docs/curve_*.png), anchor (PathNet and the CNN against the openSMILE anchor),
-#   issue20 (the variant chosen on training speakers, its transfer rows).
+#   issue20 (the variant chosen on training speakers, its transfer rows),
+#   issue26 (improved_heldout, fitness on held-out training speakers).
 # The run commands are beside the blocks in docs/results.md. A run that is
 # absent is left out of its row, a row with no run is skipped, a table with no
 # row is left out, a table whose anchor is absent has no comparison columns,
@@ -23,7 +24,7 @@ set -u
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-runs}
 RESULTS_MD=${RESULTS_MD:-docs/results.md}
-ALL_BLOCKS="cross_corpus curves anchor issue20"
+ALL_BLOCKS="cross_corpus curves anchor issue20 issue26"
 BLOCKS=${BLOCKS:-$ALL_BLOCKS}
 for b in $BLOCKS; do
   case " $ALL_BLOCKS " in *" $b "*) ;; *) echo "error: unknown block '$b' in BLOCKS (blocks: $ALL_BLOCKS)" >&2; exit 1;; esac
@@ -167,15 +168,15 @@ section '**RAVDESS, leave-one-speaker-out (12 folds)**' \
 # Each cell against ComParE + SVM, then against the best speaker-normalised
 # anchor of that cell (the issue's bar; chosen by its mean UA).
 ic='`improved_compare` (chosen on training speakers; transductive)'
-cell() {  # corpus protocol 'workdirs' best_anchor_file best_anchor_label heading table_fn
-  local c=$1 p=$2 w=$3 best=$4 best_label=$5 heading=$6 fn=$7
+cell() {  # corpus protocol 'workdirs' best_anchor_file best_anchor_label heading table_fn [row label]
+  local c=$1 p=$2 w=$3 best=$4 best_label=$5 heading=$6 fn=$7 label=${8:-$ic}
   section "$heading, against ComParE + SVM" \
    $fn "$(files $A/${c}_ComParE_2016_${p}_nospeaker_norm.json)" 'ComParE+SVM' \
-   "$(row "$ic" "$(seed_dirs $w)")" \
+   "$(row "$label" "$(seed_dirs $w)")" \
    "$(row "$best_label" "$(files $best)")"
   section "$heading, against $best_label" \
    $fn "$(files $best)" "$best_label" \
-   "$(row "$ic" "$(seed_dirs $w)")"
+   "$(row "$label" "$(seed_dirs $w)")"
 }
 cell emodb random_kfold ic_emodb_random $A/emodb_eGeMAPSv02_random_kfold_speaker_norm.json \
  'eGeMAPS + SVM + speaker norm (transductive)' '**EMO-DB, random 5-fold**' tbl
@@ -198,6 +199,20 @@ section 'Learning curves, RAVDESS → EMO-DB with `improved_compare`: ![learning
  "\`improved_compare\` transfer|$(ic_curve ic_rav_emo ic_rav_emo_f1.0)" \
  "\`improved_compare\` scratch|$(ic_curve ic_emo_scratch ic_emodb_random)"
 } > "$TMP/issue20.md"
+
+{
+# Issue 26: improved_heldout on the four cells, against ComParE + SVM and the
+# best speaker-normalised anchor of issue 27 (ComParE + speaker norm on every
+# cell), cell() as above.
+ih='`improved_heldout` (held-out speakers as fitness; transductive)'
+for c in emodb ravdess; do
+  name=$([ $c = emodb ] && echo EMO-DB || echo RAVDESS)
+  cell $c random_kfold ih_${c}_random $A/${c}_ComParE_2016_random_kfold_speaker_norm.json \
+   'ComParE + SVM + speaker norm (transductive)' "**$name, random 5-fold**" tbl "$ih"
+  cell $c speaker_kfold ih_${c}_loso $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json \
+   'ComParE + SVM + speaker norm (transductive)' "**$name, leave-one-speaker-out**" tbl_seeds "$ih"
+done
+} > "$TMP/issue26.md"
 
 [ -e "$TMP/failed" ] && die "a table failed to build (see above); $RESULTS_MD left unchanged"
 written="" kept=""

@@ -61,8 +61,9 @@ def test_without_a_runs_folder_it_refuses_in_one_line(tmp_path):
 def _write_runs(runs, named_uas):
   for name, uas in named_uas:
     (runs / name).mkdir(parents=True)
+    seed = int(name.split('seed_')[1]) if 'seed_' in name else 0
     (runs / name / 'results.json').write_text(json.dumps({
-        'seed': 0, 'config': {}, 'timings': {'total_s': 60.0},
+        'seed': seed, 'config': {}, 'timings': {'total_s': 60.0},
         'folds': [{'fold': i, 'n_train_utterances': 40,
                    'utterance': {'ua': ua, 'wa': ua, 'n': 10}}
                   for i, ua in enumerate(uas)]}))
@@ -113,6 +114,25 @@ def test_blocks_setting_rewrites_only_the_named_block(tmp_path):
           '0.800 ± 0.100 | 0.800 ± 0.100 | 1.0 min | +0.150 (2/0) |') in block
 
 
+def test_issue26_block_has_improved_heldout_on_each_cell(tmp_path):
+  runs = tmp_path / 'runs'
+  _write_runs(runs, [('ih_emodb_random/seed_0', [0.6, 0.7]),
+                     ('ih_emodb_random/seed_1', [0.7, 0.8]),
+                     ('ih_ravdess_loso/seed_0', [0.5, 0.6])])
+  doc = _copy_results_md(tmp_path)
+  before = doc.read_text(encoding='utf-8')
+
+  proc = _run(tmp_path, runs, doc, BLOCKS='issue26')
+  assert proc.returncode == 0, proc.stderr
+  after = doc.read_text(encoding='utf-8')
+  assert _block(after, 'issue20') == _block(before, 'issue20')
+  block = _block(after, 'issue26')
+  label = '`improved_heldout` (held-out speakers as fitness; transductive)'
+  assert f'| {label} | 2 × 2 | 0.700 ± 0.071 |' in block
+  assert f'| {label} | 2 × 1 | 0.550 ± 0.050 |' in block
+  assert 'RAVDESS, random 5-fold' not in block  # no run: no table
+
+
 def test_an_unknown_block_name_is_one_error_line(tmp_path):
   doc = _copy_results_md(tmp_path)
   before = doc.read_bytes()
@@ -121,5 +141,5 @@ def test_an_unknown_block_name_is_one_error_line(tmp_path):
   assert proc.returncode == 1
   assert proc.stderr.strip() == (
       "error: unknown block 'nope' in BLOCKS (blocks: cross_corpus curves "
-      'anchor issue20)')
+      'anchor issue20 issue26)')
   assert doc.read_bytes() == before
