@@ -209,7 +209,7 @@ for c in emodb ravdess; do
   name=$([ $c = emodb ] && echo EMO-DB || echo RAVDESS)
   cell $c random_kfold ih_${c}_random $A/${c}_ComParE_2016_random_kfold_speaker_norm.json \
    'ComParE + SVM + speaker norm (transductive)' "**$name, random 5-fold**" tbl "$ih"
-  cell $c speaker_kfold ih_${c}_loso $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json \
+  cell $c speaker_kfold "ih_${c}_loso ih_${c}_loso_s12" $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json \
    'ComParE + SVM + speaker norm (transductive)' "**$name, leave-one-speaker-out**" tbl_seeds "$ih"
 done
 } > "$TMP/issue26.md"
