@@ -349,3 +349,16 @@ def test_a_transfer_protocol_with_heldout_speakers_end_to_end(tmp_path):
   assert fold['final_steps'] == runs.final_steps_for(config,
                                                      p.train_rows.size)
   assert 2 <= len(results['source_history']['best_fitness']) <= 3
+
+
+def test_fitness_curve_says_which_rows_its_fitness_was_measured_on():
+  from experiments.configs import default, improved_heldout  # pylint: disable=g-import-not-at-top
+  from experiments.lib import outputs  # pylint: disable=g-import-not-at-top
+  assert outputs.fitness_label(default.get_config()) == (
+      'fitness (training accuracy)')
+  chosen = improved_heldout.get_config()
+  assert outputs.fitness_label(chosen) == (
+      'fitness (accuracy on held-out speakers or utterances)')
+  chosen.evolution.fitness_metric = 'loss'
+  assert outputs.fitness_label(chosen) == (
+      'fitness (-loss on held-out speakers or utterances)')

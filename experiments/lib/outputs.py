@@ -147,6 +147,18 @@ def seeds_markdown(overall: dict[str, Any], title: str | None = None,
   return '\n'.join(lines + ([note, ''] if note else []))
 
 
+def fitness_label(config) -> str:
+  """What a run's fitness curve shows: the paper's training accuracy, or
+  accuracy (or negated loss) on rows held out from training."""
+  if config.fitness == 'train':
+    return 'fitness (training accuracy)'
+  rows = ('held-out speakers or utterances' if config.fitness == 'heldout'
+          else 'held-out utterances')
+  if config.evolution.fitness_metric == 'loss':
+    return f'fitness (-loss on {rows})'
+  return f'fitness (accuracy on {rows})'
+
+
 def write_results(workdir, config, results, class_names) -> None:
   """A seed's results.json, summary.md and figures (confusion.png,
   fitness.png), each written atomically, on process 0."""
@@ -168,7 +180,8 @@ def write_results(workdir, config, results, class_names) -> None:
     curves = {'source': {'best': source_history['best_fitness'],
                          'mean': source_history['mean_fitness']}, **curves}
   workdir_lib.write_atomically(os.path.join(workdir, 'fitness.png'),
-                               lambda tmp: plots.plot_fitness(curves, tmp))
+                               lambda tmp: plots.plot_fitness(
+                                   curves, tmp, ylabel=fitness_label(config)))
 
 
 def write_seeds_results(workdir, overall) -> None:

@@ -54,7 +54,8 @@ def plot_confusion(confusion, class_names: Sequence[str], path: str,
 
 
 def plot_fitness(histories: Mapping[str, Mapping[str, Sequence[float]]],
-                 path: str, title: str = '') -> None:
+                 path: str, title: str = '',
+                 ylabel: str = 'fitness (training accuracy)') -> None:
   """Best and mean fitness per generation, one line pair per phase.
 
   Args:
@@ -62,6 +63,7 @@ def plot_fitness(histories: Mapping[str, Mapping[str, Sequence[float]]],
       'mean': [G]} fitness per generation.
     path: output image file.
     title: figure title.
+    ylabel: what the fitness is (outputs.fitness_label).
   """
   fig, ax = plt.subplots(figsize=(6, 4))
   for i, (phase, hist) in enumerate(histories.items()):
@@ -70,7 +72,7 @@ def plot_fitness(histories: Mapping[str, Mapping[str, Sequence[float]]],
     ax.plot(np.asarray(hist['mean']), color=color, linestyle='--',
             label=f'{phase} mean')
   ax.set_xlabel('generation')
-  ax.set_ylabel('fitness (training accuracy)')
+  ax.set_ylabel(ylabel)
   ax.grid(alpha=0.3)
   ax.legend()
   if title:
