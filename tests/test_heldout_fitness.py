@@ -362,3 +362,13 @@ def test_fitness_curve_says_which_rows_its_fitness_was_measured_on():
   chosen.evolution.fitness_metric = 'loss'
   assert outputs.fitness_label(chosen) == (
       'fitness (-loss on held-out speakers or utterances)')
+
+
+def test_heldout_transfer_config_is_a_rav_emo_with_the_chosen_settings():
+  from experiments.configs import a_rav_emo_heldout, improved_heldout  # pylint: disable=g-import-not-at-top
+  transfer = a_rav_emo_heldout.get_config()
+  assert (transfer.task, tuple(transfer.sources), transfer.target) == (
+      'transfer', ('ravdess',), 'emodb')
+  scratch = improved_heldout.get_config()
+  transfer.task, transfer.sources = scratch.task, scratch.sources
+  assert transfer.to_dict() == scratch.to_dict()
