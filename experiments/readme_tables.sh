@@ -212,6 +212,12 @@ for c in emodb ravdess; do
   cell $c speaker_kfold "ih_${c}_loso ih_${c}_loso_s12" $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json \
    'ComParE + SVM + speaker norm (transductive)' "**$name, leave-one-speaker-out**" tbl_seeds "$ih"
 done
+for f in 0.1 0.25; do
+  pct=$(python -c "print(f'{100 * $f:g} %')")
+  section "**RAVDESS → EMO-DB with \`improved_heldout\`, EMO-DB random 5-fold, $pct of each training fold's utterances**" \
+   tbl "$(seed_dirs ih_emo_scratch_f$f)" '`improved_heldout` scratch' \
+   "$(row '`improved_heldout` transfer RAVDESS → EMO-DB' "$(seed_dirs ih_rav_emo_f$f)")"
+done
 } > "$TMP/issue26.md"
 
 [ -e "$TMP/failed" ] && die "a table failed to build (see above); $RESULTS_MD left unchanged"
