@@ -357,11 +357,9 @@ def test_fitness_curve_says_which_rows_its_fitness_was_measured_on():
   assert outputs.fitness_label(default.get_config()) == (
       'fitness (training accuracy)')
   chosen = improved_heldout.get_config()
-  assert outputs.fitness_label(chosen) == (
-      'fitness (accuracy on held-out speakers or utterances)')
+  assert outputs.fitness_label(chosen) == 'fitness (held-out accuracy)'
   chosen.evolution.fitness_metric = 'loss'
-  assert outputs.fitness_label(chosen) == (
-      'fitness (-loss on held-out speakers or utterances)')
+  assert outputs.fitness_label(chosen) == 'fitness (-held-out loss)'
 
 
 def test_heldout_transfer_config_is_a_rav_emo_with_the_chosen_settings():

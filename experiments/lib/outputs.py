@@ -149,14 +149,13 @@ def seeds_markdown(overall: dict[str, Any], title: str | None = None,
 
 def fitness_label(config) -> str:
   """What a run's fitness curve shows: the paper's training accuracy, or
-  accuracy (or negated loss) on rows held out from training."""
+  accuracy (or negated loss) on rows held out from training (speakers or
+  utterances, config.fitness)."""
   if config.fitness == 'train':
     return 'fitness (training accuracy)'
-  rows = ('held-out speakers or utterances' if config.fitness == 'heldout'
-          else 'held-out utterances')
   if config.evolution.fitness_metric == 'loss':
-    return f'fitness (-loss on {rows})'
-  return f'fitness (accuracy on {rows})'
+    return 'fitness (-held-out loss)'
+  return 'fitness (held-out accuracy)'
 
 
 def write_results(workdir, config, results, class_names) -> None:
