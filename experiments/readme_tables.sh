@@ -186,12 +186,17 @@ cell ravdess random_kfold 'ic_ravdess_random ic_ravdess_random_s12' $A/ravdess_C
  'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, random 5-fold**' tbl
 cell ravdess speaker_kfold ic_ravdess_loso $A/ravdess_ComParE_2016_speaker_kfold_speaker_norm.json \
  'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, leave-one-speaker-out**' tbl_seeds
+# rav_emo_at FRACTION VARIANT SCRATCH_DIR TRANSFER_DIR: RAVDESS → EMO-DB
+# transfer against scratch with that share of each training fold's labels
+rav_emo_at() {
+  local f=$1 v=$2 pct; pct=$(python -c "print(f'{100 * $f:g} %')")
+  section "**RAVDESS → EMO-DB with \`$v\`, EMO-DB random 5-fold, $pct of each training fold's utterances**" \
+   tbl "$(seed_dirs $3)" "\`$v\` scratch" \
+   "$(row "\`$v\` transfer RAVDESS → EMO-DB" "$(seed_dirs $4)")"
+}
 for f in 0.1 0.25 1.0; do
   scratch=ic_emo_scratch_f$f; [ $f = 1.0 ] && scratch=ic_emodb_random
-  pct=$(python -c "print(f'{100 * $f:g} %')")
-  section "**RAVDESS → EMO-DB with \`improved_compare\`, EMO-DB random 5-fold, $pct of each training fold's utterances**" \
-   tbl "$(seed_dirs $scratch)" '`improved_compare` scratch' \
-   "$(row '`improved_compare` transfer RAVDESS → EMO-DB' "$(seed_dirs ic_rav_emo_f$f)")"
+  rav_emo_at $f improved_compare $scratch ic_rav_emo_f$f
 done
 ic_curve() { seed_dirs $1_f0.1 $1_f0.25 $2; }
 section 'Learning curves, RAVDESS → EMO-DB with `improved_compare`: ![learning curve, improved_compare](curve_issue20_ravdess_to_emodb.png)' \
@@ -213,10 +218,7 @@ for c in emodb ravdess; do
    'ComParE + SVM + speaker norm (transductive)' "**$name, leave-one-speaker-out**" tbl_seeds "$ih"
 done
 for f in 0.1 0.25; do
-  pct=$(python -c "print(f'{100 * $f:g} %')")
-  section "**RAVDESS → EMO-DB with \`improved_heldout\`, EMO-DB random 5-fold, $pct of each training fold's utterances**" \
-   tbl "$(seed_dirs ih_emo_scratch_f$f)" '`improved_heldout` scratch' \
-   "$(row '`improved_heldout` transfer RAVDESS → EMO-DB' "$(seed_dirs ih_rav_emo_f$f)")"
+  rav_emo_at $f improved_heldout ih_emo_scratch_f$f ih_rav_emo_f$f
 done
 } > "$TMP/issue26.md"
 
