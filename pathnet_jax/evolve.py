@@ -55,7 +55,7 @@ def evolve(key: jax.Array, config, train_x, train_y, *, frozen=None,
       rate = paths * gen_lib.steps_for(config, run.x.shape[0]) * (last - first) / max(
           seconds, 1e-9)
       for i in range(last - first):
-        summary = {k: history[k][0, i].item() for k in gen_lib.HISTORY_KEYS}
+        summary = {k: v[0, i].item() for k, v in history.items()}
         progress(first + i + 1, {**summary, 'pathway_steps_per_s': rate})
   return runs_lib.evolve_runs(config, [run], workdir=workdir, augment=augment,
                               progress=report, mesh=mesh)[0]

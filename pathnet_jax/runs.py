@@ -77,7 +77,7 @@ class Run:
 
 
 # progress(first, last, history, seconds): generations first+1..last just
-# ran; history maps HISTORY_KEYS to float arrays [R, last - first].
+# ran; history maps history_keys(config) to float arrays [R, last - first].
 Progress = Callable[[int, int, dict[str, np.ndarray], float], None]
 
 
@@ -172,7 +172,16 @@ def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
     return device[key]
 
   data, slots = [], []
-  for run, x, fx, t in zip(runs, train_rows, fit_rows, steps):
+  records_train = gen_lib.TRAIN_ACCURACY in gen_lib.history_keys(config)
+  empty_view = jnp.zeros((0,) + fit_rows[0].shape[1:], jnp.float32)
+
+  def view_rows(run, x, params):
+    """RunData.view_x: x itself unless it is raw (augmentation)."""
+    if not records_train:
+      return empty_view
+    return put(x if augment is None else view(run.x, params), size)
+
+  for run, x, fx, t, p in zip(runs, train_rows, fit_rows, steps, run_params):
     frozen = (np.zeros((num_layers, m), bool) if run.frozen is None
               else np.asarray(run.frozen, bool))
     slot = (pathway.frozen_slots(frozen, width)
@@ -185,7 +194,8 @@ def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
         x=put(x, size), y=put(run.y, size, np.int32),
         n=jnp.int32(x.shape[0]), fit_x=put(fx, fit_size),
         fit_y=put(fy, fit_size, np.int32),
-        fit_n=jnp.int32(fx.shape[0]), steps=jnp.int32(t),
+        fit_n=jnp.int32(fx.shape[0]), view_x=view_rows(run, x, p),
+        steps=jnp.int32(t),
         frozen=jnp.asarray(frozen), always_idx=jnp.asarray(slot[0]),
         always_w=jnp.asarray(slot[1])))
   settings = gen_lib.generation_settings(
@@ -242,16 +252,16 @@ class _Batch:
                    for s, d, done in zip(self.states, self.data, skip)]
 
   def history(self, start: int, stop: int) -> dict[str, np.ndarray]:
-    """HISTORY_KEYS -> [R, stop - start] (waits for the call). After a run
+    """history_keys -> [R, stop - start] (waits for the call). After a run
     stopped (patience) its best fitness stays what it was and its other
     float entries are NaN: those generations did not run."""
     if self.mode == 'vmap':
-      out = {k: np.array(self.states.history[k][:, start:stop])
-             for k in gen_lib.HISTORY_KEYS}
+      out = {k: np.array(v[:, start:stop])
+             for k, v in self.states.history.items()}
     else:
       out = {k: np.stack([np.asarray(s.history[k][start:stop])
                           for s in self.states])
-             for k in gen_lib.HISTORY_KEYS}
+             for k in self.states[0].history}
     if not self.patience:
       return out
     for r, state in enumerate(self.as_list()):

@@ -362,11 +362,80 @@ def test_fitness_curve_says_which_rows_its_fitness_was_measured_on():
   assert outputs.fitness_label(chosen) == 'fitness (-held-out loss)'
 
 
-def test_heldout_transfer_config_is_a_rav_emo_with_the_chosen_settings():
-  from experiments.configs import a_rav_emo_heldout, improved_heldout  # pylint: disable=g-import-not-at-top
-  transfer = a_rav_emo_heldout.get_config()
+@pytest.mark.parametrize('name,source,target', [
+    ('a_rav_emo_heldout', 'ravdess', 'emodb'),
+    ('a_emo_rav_heldout', 'emodb', 'ravdess')])
+def test_heldout_transfer_configs_are_their_scratch_twin_plus_a_source(
+    name, source, target):
+  import importlib  # pylint: disable=g-import-not-at-top
+  from experiments.configs import improved_heldout  # pylint: disable=g-import-not-at-top
+  transfer = importlib.import_module(f'experiments.configs.{name}').get_config()
   assert (transfer.task, tuple(transfer.sources), transfer.target) == (
-      'transfer', ('ravdess',), 'emodb')
+      'transfer', (source,), target)
   scratch = improved_heldout.get_config()
+  scratch.target = target
   transfer.task, transfer.sources = scratch.task, scratch.sources
   assert transfer.to_dict() == scratch.to_dict()
+
+
+def _heldout_config(**evolution):
+  cfg = tinyconfig.tiny_config(generations=3, **evolution)
+  cfg.fitness = 'heldout'
+  return cfg
+
+
+@pytest.mark.parametrize('batching', ['loop', 'vmap'])
+def test_heldout_fitness_records_the_training_accuracy_beside_it(batching):
+  # With the training rows as the "held-out" rows, the recorded training
+  # accuracy is the tournament fitness, generation by generation.
+  x, y = tinyconfig.blobs(n=48, num_classes=3, seed=0)
+  run = runs.Run(key=jax.random.key(0), x=x, y=y, fitness_x=x, fitness_y=y,
+                 num_classes=3)
+  cfg = _heldout_config()
+  both = runs.evolve_runs(cfg, [run, run], batching=batching)
+  for result in both:
+    train_accuracy = result.history[gen_lib.TRAIN_ACCURACY]
+    assert train_accuracy.shape == (3,)
+    np.testing.assert_allclose(train_accuracy,
+                               result.history['tournament_fitness'],
+                               rtol=1e-6)
+  # On other rows the two differ: the curve shows where they part.
+  apart = runs.evolve_runs(cfg, [_heldout_run()])[0].history
+  assert not np.allclose(apart[gen_lib.TRAIN_ACCURACY],
+                         apart['tournament_fitness'])
+
+
+def test_training_accuracy_is_recorded_only_beside_another_fitness():
+  assert gen_lib.TRAIN_ACCURACY not in gen_lib.history_keys(
+      tinyconfig.tiny_config())
+  assert gen_lib.history_keys(_heldout_config()) == (
+      gen_lib.HISTORY_KEYS + (gen_lib.TRAIN_ACCURACY,))
+
+
+def test_recording_the_training_accuracy_changes_nothing_else(monkeypatch):
+  cfg = _heldout_config()
+  recorded = runs.evolve_runs(cfg, [_heldout_run()])[0]
+  monkeypatch.setattr(gen_lib, 'history_keys',
+                      lambda config: gen_lib.HISTORY_KEYS)
+  plain = runs.evolve_runs(cfg, [_heldout_run()])[0]
+  assert gen_lib.TRAIN_ACCURACY not in plain.history
+  np.testing.assert_array_equal(recorded.best_genotype, plain.best_genotype)
+  np.testing.assert_array_equal(recorded.state.ga.fitness,
+                                plain.state.ga.fitness)
+  for k in gen_lib.HISTORY_KEYS:
+    np.testing.assert_array_equal(recorded.history[k], plain.history[k])
+  jax.tree_util.tree_map(np.testing.assert_array_equal, recorded.params,
+                         plain.params)
+
+
+def test_fitness_png_draws_the_training_accuracy_beside_a_heldout_fitness():
+  from experiments.lib import outputs  # pylint: disable=g-import-not-at-top
+  history = {'best_fitness': [0.5, 0.6], 'mean_fitness': [0.4, 0.5],
+             'tournament_fitness': [0.45, 0.55], 'loss': [1.0, 0.9],
+             gen_lib.TRAIN_ACCURACY: [0.7, 0.9]}
+  assert outputs.fitness_curves(history) == {
+      'best': [0.5, 0.6], 'mean': [0.4, 0.5], 'tournament': [0.45, 0.55],
+      'train': [0.7, 0.9]}
+  del history[gen_lib.TRAIN_ACCURACY]
+  assert outputs.fitness_curves(history) == {'best': [0.5, 0.6],
+                                             'mean': [0.4, 0.5]}

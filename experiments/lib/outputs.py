@@ -18,6 +18,7 @@ from experiments.lib import plots
 from experiments.lib import views
 from experiments.lib import workdir as workdir_lib
 from pathnet_jax import checkpoint as ckpt_lib
+from pathnet_jax import generation as gen_lib
 from pathnet_jax import metrics
 
 
@@ -158,6 +159,17 @@ def fitness_label(config) -> str:
   return 'fitness (held-out accuracy)'
 
 
+def fitness_curves(history) -> dict[str, Any]:
+  """plots.plot_fitness's lines of one evolution's history: the
+  population's best and mean fitness and, beside a held-out fitness, the
+  tournament pathways' held-out fitness and training accuracy."""
+  curves = {'best': history['best_fitness'], 'mean': history['mean_fitness']}
+  if gen_lib.TRAIN_ACCURACY in history:
+    curves.update(tournament=history['tournament_fitness'],
+                  train=history[gen_lib.TRAIN_ACCURACY])
+  return curves
+
+
 def write_results(workdir, config, results, class_names) -> None:
   """A seed's results.json, summary.md and figures (confusion.png,
   fitness.png), each written atomically, on process 0."""
@@ -171,13 +183,11 @@ def write_results(workdir, config, results, class_names) -> None:
           np.asarray(results['aggregate']['utterance']['confusion']),
           class_names, tmp,
           f'{config.target} ({config.protocol}), utterance level'))
-  curves = {f'target fold {s["fold"]}': {
-      'best': s['history']['best_fitness'], 'mean': s['history']['mean_fitness']}
+  curves = {f'target fold {s["fold"]}': fitness_curves(s['history'])
             for s in results['folds'][:1]}
   source_history = results['source_history']
   if source_history is not None:
-    curves = {'source': {'best': source_history['best_fitness'],
-                         'mean': source_history['mean_fitness']}, **curves}
+    curves = {'source': fitness_curves(source_history), **curves}
   workdir_lib.write_atomically(os.path.join(workdir, 'fitness.png'),
                                lambda tmp: plots.plot_fitness(
                                    curves, tmp, ylabel=fitness_label(config)))

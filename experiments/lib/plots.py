@@ -60,21 +60,26 @@ def plot_fitness(histories: Mapping[str, Mapping[str, Sequence[float]]],
 
   Args:
     histories: phase name (e.g. 'source', 'target') -> {'best': [G],
-      'mean': [G]} fitness per generation.
+      'mean': [G]} fitness per generation; optionally 'tournament' (the
+      tournament pathways' fitness) and 'train' (their training accuracy,
+      beside a held-out fitness), drawn thinner.
     path: output image file.
     title: figure title.
     ylabel: what the fitness is (outputs.fitness_label).
   """
   fig, ax = plt.subplots(figsize=(6, 4))
+  styles = {'best': ('-', 'best', 1.5), 'mean': ('--', 'mean', 1.5),
+            'tournament': ('-.', 'tournament', 0.8),
+            'train': (':', 'tournament, training accuracy', 1.2)}
   for i, (phase, hist) in enumerate(histories.items()):
-    color = f'C{i}'
-    ax.plot(np.asarray(hist['best']), color=color, label=f'{phase} best')
-    ax.plot(np.asarray(hist['mean']), color=color, linestyle='--',
-            label=f'{phase} mean')
+    for key, (style, name, width) in styles.items():
+      if key in hist:
+        ax.plot(np.asarray(hist[key]), color=f'C{i}', linestyle=style,
+                linewidth=width, label=f'{phase} {name}')
   ax.set_xlabel('generation')
   ax.set_ylabel(ylabel)
   ax.grid(alpha=0.3)
-  ax.legend()
+  ax.legend(fontsize=8)
   if title:
     ax.set_title(title)
   fig.tight_layout()

@@ -39,8 +39,8 @@ def reporter(phase: str, config, runs: Sequence[Any],
     for r, (tb, prefix) in enumerate(events):
       for i in range(last - first):
         tensorboard.write_scalars(tb, first + i + 1, {
-            **{f'{prefix}/evolution/{k}': history[k][r, i]
-               for k in gen_lib.HISTORY_KEYS},
+            **{f'{prefix}/evolution/{k}': v[r, i]
+               for k, v in history.items()},
             f'{prefix}/evolution/pathway_steps_per_s': rate}, flush=False)
       tb.flush()
   return report
