@@ -152,4 +152,8 @@ def test_cnn_protocol_item_agrees_between_its_sides():
   assert r['batching'] == 'loop' and r['max_ua_difference'] == 0.0
   assert r['one_at_a_time_over_batched'] == pytest.approx(
       r['best_s']['one_at_a_time'] / r['best_s']['batched'])
+  step = r['step']
+  assert step['gflop_per_step'] > 0 and step['step_s'] > 0
+  assert step['fraction_of_gemm_peak'] == pytest.approx(
+      step['gflop_per_s'] / step['gemm_peak_gflop_per_s'])
   assert '### 8.' in '\n'.join(cnn_protocol.markdown(r))

@@ -428,14 +428,17 @@ def test_recording_the_training_accuracy_changes_nothing_else(monkeypatch):
                          plain.params)
 
 
-def test_fitness_png_draws_the_training_accuracy_beside_a_heldout_fitness():
+def test_fitness_png_draws_the_training_accuracy_beside_a_heldout_accuracy():
   from experiments.lib import outputs  # pylint: disable=g-import-not-at-top
   history = {'best_fitness': [0.5, 0.6], 'mean_fitness': [0.4, 0.5],
              'tournament_fitness': [0.45, 0.55], 'loss': [1.0, 0.9],
              gen_lib.TRAIN_ACCURACY: [0.7, 0.9]}
-  assert outputs.fitness_curves(history) == {
+  config = _heldout_config()
+  assert outputs.fitness_curves(history, config) == {
       'best': [0.5, 0.6], 'mean': [0.4, 0.5], 'tournament': [0.45, 0.55],
       'train': [0.7, 0.9]}
+  only_fitness = {'best': [0.5, 0.6], 'mean': [0.4, 0.5]}
+  config.evolution.fitness_metric = 'loss'  # -loss: not an accuracy's scale
+  assert outputs.fitness_curves(history, config) == only_fitness
   del history[gen_lib.TRAIN_ACCURACY]
-  assert outputs.fitness_curves(history) == {'best': [0.5, 0.6],
-                                             'mean': [0.4, 0.5]}
+  assert outputs.fitness_curves(history, _heldout_config()) == only_fitness

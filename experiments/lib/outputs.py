@@ -159,12 +159,14 @@ def fitness_label(config) -> str:
   return 'fitness (held-out accuracy)'
 
 
-def fitness_curves(history) -> dict[str, Any]:
+def fitness_curves(history, config) -> dict[str, Any]:
   """plots.plot_fitness's lines of one evolution's history: the
-  population's best and mean fitness and, beside a held-out fitness, the
-  tournament pathways' held-out fitness and training accuracy."""
+  population's best and mean fitness and, beside a held-out accuracy, the
+  tournament pathways' held-out and training accuracy (not beside a
+  held-out loss: another scale)."""
   curves = {'best': history['best_fitness'], 'mean': history['mean_fitness']}
-  if gen_lib.TRAIN_ACCURACY in history:
+  if (gen_lib.TRAIN_ACCURACY in history
+      and config.evolution.fitness_metric == 'accuracy'):
     curves.update(tournament=history['tournament_fitness'],
                   train=history[gen_lib.TRAIN_ACCURACY])
   return curves
@@ -183,11 +185,11 @@ def write_results(workdir, config, results, class_names) -> None:
           np.asarray(results['aggregate']['utterance']['confusion']),
           class_names, tmp,
           f'{config.target} ({config.protocol}), utterance level'))
-  curves = {f'target fold {s["fold"]}': fitness_curves(s['history'])
+  curves = {f'target fold {s["fold"]}': fitness_curves(s['history'], config)
             for s in results['folds'][:1]}
   source_history = results['source_history']
   if source_history is not None:
-    curves = {'source': fitness_curves(source_history), **curves}
+    curves = {'source': fitness_curves(source_history, config), **curves}
   workdir_lib.write_atomically(os.path.join(workdir, 'fitness.png'),
                                lambda tmp: plots.plot_fitness(
                                    curves, tmp, ylabel=fitness_label(config)))
