@@ -186,23 +186,36 @@ cell ravdess random_kfold 'ic_ravdess_random ic_ravdess_random_s12' $A/ravdess_C
  'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, random 5-fold**' tbl
 cell ravdess speaker_kfold ic_ravdess_loso $A/ravdess_ComParE_2016_speaker_kfold_speaker_norm.json \
  'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, leave-one-speaker-out**' tbl_seeds
-# rav_emo_at FRACTION VARIANT SCRATCH_DIR TRANSFER_DIR: RAVDESS → EMO-DB
-# transfer against scratch with that share of each training fold's labels
-rav_emo_at() {
-  local f=$1 v=$2 pct; pct=$(python -c "print(f'{100 * $f:g} %')")
-  section "**RAVDESS → EMO-DB with \`$v\`, EMO-DB random 5-fold, $pct of each training fold's utterances**" \
+# transfer_at FRACTION VARIANT SCRATCH_DIR TRANSFER_DIR SOURCE TARGET [CNN_DIR]:
+# transfer against scratch with that share of each training fold's labels,
+# the CNN pre-trained on SOURCE and fine-tuned beside it, then the transfer
+# against that CNN (workdirs of --config.seeds=0,1,2 runs)
+transfer_at() {
+  local f=$1 v=$2 src=$5 tgt=$6 cnn=${7:-} pct; pct=$(python -c "print(f'{100 * $f:g} %')")
+  local heading="**$src → $tgt with \`$v\`, $tgt random 5-fold, $pct of each training fold's utterances**"
+  local ft="CNN pre-trained on $src (10 epochs), fine-tuned (10)"
+  section "$heading" \
    tbl "$(seed_dirs $3)" "\`$v\` scratch" \
-   "$(row "\`$v\` transfer RAVDESS → EMO-DB" "$(seed_dirs $4)")"
+   "$(row "\`$v\` transfer $src → $tgt" "$(seed_dirs $4)")" \
+   "$([ -n "$cnn" ] && row "$ft" "$(seed_dirs $cnn)")"
+  [ -n "$cnn" ] && [ -n "$(seed_dirs $cnn)" ] && section "$heading, against the fine-tuned CNN" \
+   tbl "$(seed_dirs $cnn)" 'fine-tuned CNN' \
+   "$(row "\`$v\` transfer $src → $tgt" "$(seed_dirs $4)")" \
+   "$(row "\`$v\` scratch" "$(seed_dirs $3)")"
+  return 0
 }
+rav_emo_at() { transfer_at "$1" "$2" "$3" "$4" RAVDESS EMO-DB; }
 for f in 0.1 0.25 1.0; do
   scratch=ic_emo_scratch_f$f; [ $f = 1.0 ] && scratch=ic_emodb_random
   rav_emo_at $f improved_compare $scratch ic_rav_emo_f$f
 done
-ic_curve() { seed_dirs $1_f0.1 $1_f0.25 $2; }
+# lc_dirs PREFIX [FULL]: a learning curve's workdirs, PREFIX_f0.1, PREFIX_f0.25
+# and the 100 % one, FULL (default PREFIX_f1.0)
+lc_dirs() { seed_dirs ${1}_f0.1 ${1}_f0.25 ${2:-${1}_f1.0}; }
 section 'Learning curves, RAVDESS → EMO-DB with `improved_compare`: ![learning curve, improved_compare](curve_issue20_ravdess_to_emodb.png)' \
  curve curve_issue20_ravdess_to_emodb.png 'RAVDESS → EMO-DB, improved_compare: EMO-DB utterance UA, random 5-fold' '`improved_compare` scratch' \
- "\`improved_compare\` transfer|$(ic_curve ic_rav_emo ic_rav_emo_f1.0)" \
- "\`improved_compare\` scratch|$(ic_curve ic_emo_scratch ic_emodb_random)"
+ "\`improved_compare\` transfer|$(lc_dirs ic_rav_emo ic_rav_emo_f1.0)" \
+ "\`improved_compare\` scratch|$(lc_dirs ic_emo_scratch ic_emodb_random)"
 } > "$TMP/issue20.md"
 
 {
@@ -217,9 +230,22 @@ for c in emodb ravdess; do
   cell $c speaker_kfold "ih_${c}_loso ih_${c}_loso_s12" $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json \
    'ComParE + SVM + speaker norm (transductive)' "**$name, leave-one-speaker-out**" tbl_seeds "$ih"
 done
-for f in 0.1 0.25; do
-  rav_emo_at $f improved_heldout ih_emo_scratch_f$f ih_rav_emo_f$f
+for f in 0.1 0.25 1.0; do
+  rs=ih_emo_scratch_f$f es=ih_rav_scratch_f$f
+  [ $f = 1.0 ] && rs=ih_emodb_random es=ih_ravdess_random
+  transfer_at $f improved_heldout $rs ih_rav_emo_f$f RAVDESS EMO-DB ft_rav_emo_f$f
+  transfer_at $f improved_heldout $es ih_emo_rav_f$f EMO-DB RAVDESS ft_emo_rav_f$f
 done
+section 'Learning curves with `improved_heldout`, RAVDESS → EMO-DB: ![learning curve, improved_heldout, RAVDESS → EMO-DB](curve_issue26_ravdess_to_emodb.png)' \
+ curve curve_issue26_ravdess_to_emodb.png 'RAVDESS → EMO-DB, improved_heldout: EMO-DB utterance UA, random 5-fold' '`improved_heldout` scratch' \
+ "\`improved_heldout\` transfer|$(lc_dirs ih_rav_emo)" \
+ "\`improved_heldout\` scratch|$(lc_dirs ih_emo_scratch ih_emodb_random)" \
+ "fine-tuned CNN (pre-trained on RAVDESS)|$(lc_dirs ft_rav_emo)"
+section 'Learning curves with `improved_heldout`, EMO-DB → RAVDESS: ![learning curve, improved_heldout, EMO-DB → RAVDESS](curve_issue26_emodb_to_ravdess.png)' \
+ curve curve_issue26_emodb_to_ravdess.png 'EMO-DB → RAVDESS, improved_heldout: RAVDESS utterance UA, random 5-fold' '`improved_heldout` scratch' \
+ "\`improved_heldout\` transfer|$(lc_dirs ih_emo_rav)" \
+ "\`improved_heldout\` scratch|$(lc_dirs ih_rav_scratch ih_ravdess_random)" \
+ "fine-tuned CNN (pre-trained on EMO-DB)|$(lc_dirs ft_emo_rav)"
 } > "$TMP/issue26.md"
 
 [ -e "$TMP/failed" ] && die "a table failed to build (see above); $RESULTS_MD left unchanged"

@@ -133,6 +133,33 @@ def test_issue26_block_has_improved_heldout_on_each_cell(tmp_path):
   assert 'RAVDESS, random 5-fold' not in block  # no run: no table
 
 
+def test_issue26_transfer_tables_put_the_fine_tuned_cnn_beside_scratch(
+    tmp_path):
+  runs = tmp_path / 'runs'
+  _write_runs(runs, [('ih_rav_scratch_f0.1/seed_0', [0.4, 0.5]),
+                     ('ih_emo_rav_f0.1/seed_0', [0.5, 0.6]),
+                     ('ft_emo_rav_f0.1/seed_0', [0.3, 0.3])])
+  doc = _copy_results_md(tmp_path)
+  proc = _run(tmp_path, runs, doc, BLOCKS='issue26')
+  assert proc.returncode == 0, proc.stderr
+  block = _block(doc.read_text(encoding='utf-8'), 'issue26')
+  heading = ('**EMO-DB → RAVDESS with `improved_heldout`, RAVDESS random '
+             "5-fold, 10 % of each training fold's utterances**")
+  against_scratch, against_cnn = block.split(heading)[1:3]
+  assert ('| `improved_heldout` transfer EMO-DB → RAVDESS | 2 × 1 | '
+          '0.550 ± 0.050 | 0.550 ± 0.050 | 1.0 min | +0.100 (2/0) |'
+          ) in against_scratch
+  assert ('| CNN pre-trained on EMO-DB (10 epochs), fine-tuned (10) | 2 × 1 '
+          '| 0.300 ± 0.000 | 0.300 ± 0.000 | 1.0 min | -0.150 (0/2) |'
+          ) in against_scratch
+  assert against_cnn.startswith(', against the fine-tuned CNN')
+  assert ('| `improved_heldout` transfer EMO-DB → RAVDESS | 2 × 1 | '
+          '0.550 ± 0.050 | 0.550 ± 0.050 | 1.0 min | +0.250 (2/0) |'
+          ) in against_cnn
+  assert 'RAVDESS → EMO-DB with' not in block  # no run: no table
+  assert (doc.parent / 'curve_issue26_emodb_to_ravdess.png').exists()
+
+
 def test_an_unknown_block_name_is_one_error_line(tmp_path):
   doc = _copy_results_md(tmp_path)
   before = doc.read_bytes()
