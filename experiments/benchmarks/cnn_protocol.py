@@ -36,8 +36,9 @@ SEEDS = (0, 1, 2)
 
 def protocol_config(ctx: common.Context):
   """A tiny-but-real protocol: 5 random folds x 3 seeds of the CPU-sized
-  CNN on the synthetic corpus (or on --features), 2 epochs (quick: the
-  'tiny' preset, 1 epoch, 2 seeds)."""
+  CNN on --features (by default the newest cached EMO-DB features; '' or
+  none cached: the synthetic corpus), 2 epochs (quick: the 'tiny' preset, 1
+  epoch, 2 seeds)."""
   config = finetune_config.get_config('tiny' if ctx.quick else '')
   config.epochs = 1 if ctx.quick else 2
   config.seeds = SEEDS[:2] if ctx.quick else SEEDS
