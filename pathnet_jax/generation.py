@@ -58,7 +58,8 @@ class EvolveResult:
 
   best_genotype: int32[L, N]; params: trained parameters; history: dict of
   numpy [G] arrays (best/mean/tournament fitness, loss, skipped steps,
-  seconds per generation); state: the final EvolveState; steps_per_pathway:
+  the tournament's training accuracy beside a held-out fitness, seconds per
+  generation); state: the final EvolveState; steps_per_pathway:
   T; seconds: wall time of the loop (compilation included).
   """
   best_genotype: np.ndarray
