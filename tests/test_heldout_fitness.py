@@ -379,7 +379,7 @@ def test_heldout_transfer_configs_are_their_scratch_twin_plus_a_source(
 
 
 def _heldout_config(**evolution):
-  cfg = tinyconfig.tiny_config(generations=3, **evolution)
+  cfg = tinyconfig.tiny_config(**{'generations': 3, **evolution})
   cfg.fitness = 'heldout'
   return cfg
 
@@ -442,3 +442,24 @@ def test_fitness_png_draws_the_training_accuracy_beside_a_heldout_accuracy():
   assert outputs.fitness_curves(history, config) == only_fitness
   del history[gen_lib.TRAIN_ACCURACY]
   assert outputs.fitness_curves(history, _heldout_config()) == only_fitness
+
+
+def test_a_checkpoint_without_training_accuracy_is_set_aside_not_resumed(
+    tmp_path, monkeypatch):
+  # A held-out run checkpointed before history had train_accuracy: its
+  # checkpoint no longer restores, so it is moved aside (kept) and the run
+  # starts over, giving what a fresh run gives.
+  cfg = _heldout_config(generations=4)
+  with monkeypatch.context() as patch:
+    patch.setattr(gen_lib, 'history_keys', lambda c: gen_lib.HISTORY_KEYS)
+    runs.evolve_runs(_heldout_config(generations=2), [_heldout_run()],
+                     workdir=str(tmp_path / 'old'))
+  resumed = runs.evolve_runs(cfg, [_heldout_run()],
+                             workdir=str(tmp_path / 'old'))[0]
+  fresh = runs.evolve_runs(cfg, [_heldout_run()])[0]
+  assert [p.name for p in (tmp_path / 'old').iterdir()
+          if p.name.endswith('.corrupt')] == ['2.corrupt']
+  np.testing.assert_array_equal(resumed.history[gen_lib.TRAIN_ACCURACY],
+                                fresh.history[gen_lib.TRAIN_ACCURACY])
+  np.testing.assert_array_equal(resumed.state.ga.genotypes,
+                                fresh.state.ga.genotypes)
