@@ -28,6 +28,7 @@ from ml_collections import config_flags
 
 from experiments.lib import cli
 from experiments.lib import finetune
+from experiments.lib import finetune_report
 
 
 def define_flags() -> None:
@@ -46,8 +47,8 @@ def main(argv: Sequence[str]) -> None:
   # become one `error:` line in cli.run.
   results = finetune.train_and_evaluate(flags.FLAGS.config,
                                         flags.FLAGS.workdir)
-  print(finetune.seeds_markdown(results) if 'per_seed' in results
-        else finetune.summary_markdown(results))
+  print(finetune_report.seeds_markdown(results) if 'per_seed' in results
+        else finetune_report.summary_markdown(results))
 
 
 if __name__ == '__main__':

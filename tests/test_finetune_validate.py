@@ -8,6 +8,7 @@ import pytest
 
 from experiments.lib import validate
 from experiments.configs import finetune as finetune_config
+import inprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -87,3 +88,19 @@ def test_the_binary_refuses_a_bad_config_before_writing(tmp_path):
   assert proc.stderr.strip().splitlines()[-1] == (
       'error: config.val_fraction must be in [0, 1), got 1.5')
   assert not workdir.exists()
+
+
+@pytest.mark.parametrize('seeds,summary_start', [
+    ('', '# CNN baseline'), ('0,1', '')])
+def test_the_binary_prints_the_summary_of_a_finished_run(tmp_path, seeds,
+                                                         summary_start):
+  # One seed: its summary.md; several: the seeds' summary (what it wrote).
+  workdir = tmp_path / 'run'
+  finished = inprocess.run_binary('finetune', [
+      '--config=experiments/configs/finetune.py:tiny',
+      f'--config.seeds={seeds}' if seeds else '--config.seed=0',
+      f'--workdir={workdir}'])
+  assert finished.returncode == 0, finished.stderr
+  summary = (workdir / 'summary.md').read_text(encoding='utf-8').strip()
+  assert summary.startswith(summary_start)
+  assert summary in finished.stdout
