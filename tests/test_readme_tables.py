@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / 'experiments' / 'readme_tables.sh'
 BLOCKS = ('cross_corpus', 'curves', 'anchor', 'issue20')
@@ -114,17 +116,28 @@ def test_blocks_setting_rewrites_only_the_named_block(tmp_path):
           '0.800 ± 0.100 | 0.800 ± 0.100 | 1.0 min | +0.150 (2/0) |') in block
 
 
-def test_issue26_block_has_improved_heldout_on_each_cell(tmp_path):
+@pytest.fixture(scope='module')
+def issue26(tmp_path_factory):
+  """docs/results.md before and after BLOCKS=issue26 over runs of two cells
+  and of one transfer (EMO-DB -> RAVDESS at 10 %, with its CNN): one run of
+  the script, read by the tests below."""
+  tmp_path = tmp_path_factory.mktemp('issue26')
   runs = tmp_path / 'runs'
   _write_runs(runs, [('ih_emodb_random/seed_0', [0.6, 0.7]),
                      ('ih_emodb_random/seed_1', [0.7, 0.8]),
-                     ('ih_ravdess_loso/seed_0', [0.5, 0.6])])
+                     ('ih_ravdess_loso/seed_0', [0.5, 0.6]),
+                     ('ih_rav_scratch_f0.1/seed_0', [0.4, 0.5]),
+                     ('ih_emo_rav_f0.1/seed_0', [0.5, 0.6]),
+                     ('ft_emo_rav_f0.1/seed_0', [0.3, 0.3])])
   doc = _copy_results_md(tmp_path)
   before = doc.read_text(encoding='utf-8')
-
   proc = _run(tmp_path, runs, doc, BLOCKS='issue26')
   assert proc.returncode == 0, proc.stderr
-  after = doc.read_text(encoding='utf-8')
+  return before, doc.read_text(encoding='utf-8'), doc.parent
+
+
+def test_issue26_block_has_improved_heldout_on_each_cell(issue26):
+  before, after, _ = issue26
   assert _block(after, 'issue20') == _block(before, 'issue20')
   block = _block(after, 'issue26')
   label = '`improved_heldout` (held-out speakers as fitness; transductive)'
@@ -134,15 +147,9 @@ def test_issue26_block_has_improved_heldout_on_each_cell(tmp_path):
 
 
 def test_issue26_transfer_tables_put_the_fine_tuned_cnn_beside_scratch(
-    tmp_path):
-  runs = tmp_path / 'runs'
-  _write_runs(runs, [('ih_rav_scratch_f0.1/seed_0', [0.4, 0.5]),
-                     ('ih_emo_rav_f0.1/seed_0', [0.5, 0.6]),
-                     ('ft_emo_rav_f0.1/seed_0', [0.3, 0.3])])
-  doc = _copy_results_md(tmp_path)
-  proc = _run(tmp_path, runs, doc, BLOCKS='issue26')
-  assert proc.returncode == 0, proc.stderr
-  block = _block(doc.read_text(encoding='utf-8'), 'issue26')
+    issue26):
+  _, after, docs = issue26
+  block = _block(after, 'issue26')
   heading = ('**EMO-DB → RAVDESS with `improved_heldout`, RAVDESS random '
              "5-fold, 10 % of each training fold's utterances**")
   against_scratch, against_cnn = block.split(heading)[1:3]
@@ -157,7 +164,7 @@ def test_issue26_transfer_tables_put_the_fine_tuned_cnn_beside_scratch(
           '0.550 ± 0.050 | 0.550 ± 0.050 | 1.0 min | +0.250 (2/0) |'
           ) in against_cnn
   assert 'RAVDESS → EMO-DB with' not in block  # no run: no table
-  assert (doc.parent / 'curve_issue26_emodb_to_ravdess.png').exists()
+  assert (docs / 'curve_issue26_emodb_to_ravdess.png').exists()
 
 
 def test_an_unknown_block_name_is_one_error_line(tmp_path):
