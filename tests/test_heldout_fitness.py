@@ -463,3 +463,17 @@ def test_a_checkpoint_without_training_accuracy_is_set_aside_not_resumed(
                                 fresh.history[gen_lib.TRAIN_ACCURACY])
   np.testing.assert_array_equal(resumed.state.ga.genotypes,
                                 fresh.state.ga.genotypes)
+
+
+def test_training_accuracy_is_measured_as_fitness_is_under_augmentation():
+  # Augmented runs keep raw rows for training (the view is taken after each
+  # augmented batch); the training accuracy is measured on layer 1's view of
+  # them (here time-pooled), as the fitness rows are.
+  x, y = tinyconfig.blobs(n=48, num_classes=3, seed=0)
+  run = runs.Run(key=jax.random.key(0), x=x, y=y, fitness_x=x, fitness_y=y,
+                 num_classes=3)
+  cfg = _heldout_config()
+  cfg.model.input_view = 'time_pooled'
+  result = runs.evolve_runs(cfg, [run], augment=lambda key, xb: xb)[0]
+  np.testing.assert_allclose(result.history[gen_lib.TRAIN_ACCURACY],
+                             result.history['tournament_fitness'], rtol=1e-6)
