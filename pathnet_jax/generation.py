@@ -15,7 +15,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from pathnet_jax import ga as ga_lib
-from pathnet_jax import model as model_lib
 from pathnet_jax import parallel
 from pathnet_jax import pathway
 from pathnet_jax import train as train_lib
@@ -100,9 +99,6 @@ class RunData:
       augmented per batch); y: int32[N]; n: int32[] real rows.
     fit_x, fit_y, fit_n: the rows fitness is measured on, the same way (the
       training rows in the paper).
-    view_x: [N, ...] the training rows as layer 1 sees them (x itself
-      without augmentation), for the training accuracy a held-out fitness
-      records beside it (TRAIN_ACCURACY); [0, ...] when not recorded.
     steps: int32[] SGD steps per pathway, T <= the program's static maximum.
     frozen: bool[L, M] modules that never change.
     always_idx, always_w: int32/float32[L, F] slots of frozen modules that
@@ -114,7 +110,6 @@ class RunData:
   fit_x: jax.Array
   fit_y: jax.Array
   fit_n: jax.Array
-  view_x: jax.Array
   steps: jax.Array
   frozen: jax.Array
   always_idx: jax.Array
@@ -178,8 +173,9 @@ def generation(state: EvolveState, data: RunData, *, tx, num_steps: int,
              'tournament_fitness': fitness.mean(),
              'loss': stats['loss'].mean(), 'skipped_steps': stats['skipped']}
   if TRAIN_ACCURACY in state.history:  # a static choice: the pytree's keys
+    # Raw (augmented) rows too: layer 1 takes its view of them, as in training.
     train_accuracy, _ = train_lib.evaluate(
-        params, indices, weights, data.view_x, data.y,
+        params, indices, weights, data.x, data.y,
         batch_size=eval_batch_size, aggregate=aggregate, compute=compute,
         n_rows=data.n, one_capacity=one_capacity)
     summary[TRAIN_ACCURACY] = train_accuracy.mean()
@@ -247,9 +243,8 @@ def steps_for(config, n_train: int) -> int:
 
 
 def run_data(x, y, fit_x=None, fit_y=None, frozen=None, always_idx=None,
-             always_w=None, *, steps: int, view_x=None) -> RunData:
-  """RunData of unpadded arrays (fitness on the training rows by default;
-  view_x: the training rows as layer 1 sees them, default x)."""
+             always_w=None, *, steps: int) -> RunData:
+  """RunData of unpadded arrays (fitness on the training rows by default)."""
   x = jnp.asarray(x)
   fit_x = x if fit_x is None else jnp.asarray(fit_x)
   y = jnp.asarray(y, jnp.int32)
@@ -259,9 +254,8 @@ def run_data(x, y, fit_x=None, fit_y=None, frozen=None, always_idx=None,
                            jnp.int32)
     always_w = jnp.zeros(always_idx.shape, jnp.float32)
   return RunData(x=x, y=y, n=jnp.int32(x.shape[0]), fit_x=fit_x, fit_y=fit_y,
-                 fit_n=jnp.int32(fit_x.shape[0]),
-                 view_x=x if view_x is None else jnp.asarray(view_x),
-                 steps=jnp.int32(steps), frozen=jnp.asarray(frozen, bool),
+                 fit_n=jnp.int32(fit_x.shape[0]), steps=jnp.int32(steps),
+                 frozen=jnp.asarray(frozen, bool),
                  always_idx=jnp.asarray(always_idx, jnp.int32),
                  always_w=jnp.asarray(always_w, jnp.float32))
 
@@ -280,9 +274,8 @@ def make_generation_fn(config, tx, n_train: int, augment=None, *,
   settings = generation_settings(config, tx, steps, augment, mesh=mesh)
 
   def one_generation(state, x, y, fit_x, fit_y, frozen, always_idx, always_w):
-    view_x = x if augment is None else model_lib.layer1_input(state.params, x)
     data = run_data(x, y, fit_x, fit_y, frozen, always_idx, always_w,
-                    steps=steps, view_x=view_x)
+                    steps=steps)
     return generation(state, data, **settings)
 
   return jax.jit(wrap(one_generation) if wrap else one_generation), steps

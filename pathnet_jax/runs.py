@@ -172,16 +172,7 @@ def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
     return device[key]
 
   data, slots = [], []
-  records_train = gen_lib.TRAIN_ACCURACY in gen_lib.history_keys(config)
-  empty_view = jnp.zeros((0,) + fit_rows[0].shape[1:], jnp.float32)
-
-  def view_rows(run, x, params):
-    """RunData.view_x: x itself unless it is raw (augmentation)."""
-    if not records_train:
-      return empty_view
-    return put(x if augment is None else view(run.x, params), size)
-
-  for run, x, fx, t, p in zip(runs, train_rows, fit_rows, steps, run_params):
+  for run, x, fx, t in zip(runs, train_rows, fit_rows, steps):
     frozen = (np.zeros((num_layers, m), bool) if run.frozen is None
               else np.asarray(run.frozen, bool))
     slot = (pathway.frozen_slots(frozen, width)
@@ -194,8 +185,7 @@ def _prepare(config, runs: Sequence[Run], tx, augment, mesh,
         x=put(x, size), y=put(run.y, size, np.int32),
         n=jnp.int32(x.shape[0]), fit_x=put(fx, fit_size),
         fit_y=put(fy, fit_size, np.int32),
-        fit_n=jnp.int32(fx.shape[0]), view_x=view_rows(run, x, p),
-        steps=jnp.int32(t),
+        fit_n=jnp.int32(fx.shape[0]), steps=jnp.int32(t),
         frozen=jnp.asarray(frozen), always_idx=jnp.asarray(slot[0]),
         always_w=jnp.asarray(slot[1])))
   settings = gen_lib.generation_settings(
