@@ -33,6 +33,14 @@ def validate_config(config) -> None:
   _require(int(oc.batch_size) >= 1, 'optim.batch_size', '>= 1', oc.batch_size)
   _require(oc.optimizer in train_lib.OPTIMIZERS, 'optim.optimizer',
            f'one of {train_lib.OPTIMIZERS}', oc.optimizer)
+  _require(oc.loss in train_lib.LOSSES, 'optim.loss',
+           f'one of {train_lib.LOSSES}', oc.loss)
+  head_l2 = float(oc.head_l2)
+  _require(math.isfinite(head_l2) and head_l2 >= 0, 'optim.head_l2',
+           'finite and >= 0', head_l2)
+  _require(not mc.head_skip or mc.module_type == 'dense', 'model.head_skip',
+           "False with module_type='conv' (a skip path needs dense modules)",
+           mc.head_skip)
   dropout = float(oc.input_dropout)
   _require(0 <= dropout < 1, 'optim.input_dropout', 'in [0, 1)', dropout)
   _require(int(ec.generations) >= 1, 'evolution.generations', '>= 1',

@@ -121,7 +121,9 @@ def generation(state: EvolveState, data: RunData, *, tx, num_steps: int,
                aggregate: str, compute: str, dropout_rate: float,
                augment: Callable | None, tiebreak_loss: bool,
                fitness_metric: str, max_passes: int | None = None,
-               one_capacity: bool = False, mesh=None) -> tuple[EvolveState, dict]:
+               one_capacity: bool = False, mesh=None,
+               loss: str = 'cross_entropy', head_l2: float = 0.0
+               ) -> tuple[EvolveState, dict]:
   """One generation: ask -> train the tournament pathways -> fitness -> tell.
 
   Args:
@@ -155,7 +157,8 @@ def generation(state: EvolveState, data: RunData, *, tx, num_steps: int,
       path_keys, tx=tx, frozen=data.frozen, num_steps=num_steps,
       batch_size=batch_size, mode=mode, aggregate=aggregate, compute=compute,
       dropout_rate=dropout_rate, augment=augment, num_fixed=num_fixed,
-      steps=data.steps, n_rows=data.n, max_passes=max_passes)
+      steps=data.steps, n_rows=data.n, max_passes=max_passes, loss=loss,
+      head_l2=head_l2)
   fitness, fit_loss = train_lib.evaluate(
       params, indices, weights, data.fit_x, data.fit_y,
       batch_size=eval_batch_size, aggregate=aggregate, compute=compute,
@@ -232,7 +235,8 @@ def generation_settings(config, tx, steps: int, augment=None, *, mesh=None,
       dropout_rate=float(oc.input_dropout), augment=augment,
       tiebreak_loss=bool(ec.tiebreak_loss),
       fitness_metric=ec.fitness_metric,
-      max_passes=max_passes, one_capacity=one_capacity, mesh=mesh)
+      max_passes=max_passes, one_capacity=one_capacity, mesh=mesh,
+      loss=oc.loss, head_l2=float(oc.head_l2))
 
 
 def steps_for(config, n_train: int) -> int:

@@ -2,6 +2,7 @@
 
     params = {'layers': [{'w': [M, d_in, U], 'b': [M, U]}, ...  (L layers)],
               'head': {'w': [U, C], 'b': [C]}}
+                       (+ 'skip': [d_in, C] with model.head_skip)
 
 Module types (`config.model.module_type`; the pathway, GA and transfer code
 is the same for all, only the module function differs):
@@ -20,6 +21,14 @@ ReLU outputs of its active modules. Two ways to compute the same thing:
   * 'dense': all M modules on the batch, masked afterwards ([L, M] mask);
   * 'gather': only the K listed modules, gathered from the stack ([L, K] slots).
 Which is faster depends on the device; experiments/benchmark.py measures both.
+
+`model.head_skip` (issue 35) adds a linear path from layer 1's input view to
+the task head: logits = head(pathway features) + x1 @ skip / sqrt(d_in). The
+skip weights belong to the head (one per task, trained with every pathway,
+re-initialised on transfer), start at zero, and with an L2 penalty and the
+hinge loss (train.py) make the head contain a linear SVM over the view; the
+pathway adds what a linear model of the inputs cannot. The 1/sqrt(d_in)
+scale keeps the skip's step size that of a module under the same optimiser.
 """
 from __future__ import annotations
 
@@ -73,11 +82,16 @@ def _layer_shapes(mc, input_shape):
           for l in range(mc.num_layers)]
 
 
-def init_head(key: jax.Array, units: int, num_classes: int) -> Params:
-  """A task's linear head, [U] -> [C]."""
+def init_head(key: jax.Array, units: int, num_classes: int,
+              skip_inputs: int = 0) -> Params:
+  """A task's linear head, [U] -> [C]; with skip_inputs = d_in > 0 also
+  the zero-initialised linear path [d_in, C] from layer 1's input view."""
   init = jax.nn.initializers.lecun_normal()
-  return {'w': init(key, (units, num_classes), jnp.float32),
+  head = {'w': init(key, (units, num_classes), jnp.float32),
           'b': jnp.zeros((num_classes,), jnp.float32)}
+  if skip_inputs:
+    head['skip'] = jnp.zeros((skip_inputs, num_classes), jnp.float32)
+  return head
 
 
 def init(key: jax.Array, config, input_shape, num_classes: int) -> Params:
@@ -98,8 +112,14 @@ def init(key: jax.Array, config, input_shape, num_classes: int) -> Params:
   shapes = _layer_shapes(mc, tuple(int(d) for d in input_shape))
   keys = jax.random.split(key, mc.num_layers + 1)
   layers = [_module_init(k, shape) for k, shape in zip(keys, shapes)]
+  skip = 0
+  if mc.head_skip:
+    if len(shapes[0]) != 3:
+      raise ValueError('model.head_skip needs dense modules (a flat layer-1 '
+                       f'input), got module_type={mc.module_type!r}')
+    skip = shapes[0][1]
   return {'layers': layers,
-          'head': init_head(keys[-1], mc.module_units, num_classes)}
+          'head': init_head(keys[-1], mc.module_units, num_classes, skip)}
 
 
 def init_like(key: jax.Array, params: Params, num_classes: int) -> Params:
@@ -108,7 +128,9 @@ def init_like(key: jax.Array, params: Params, num_classes: int) -> Params:
   layers = [_module_init(k, layer['w'].shape)
             for k, layer in zip(keys, params['layers'])]
   units = params['head']['w'].shape[0]
-  return {'layers': layers, 'head': init_head(keys[-1], units, num_classes)}
+  skip = params['head']['skip'].shape[0] if 'skip' in params['head'] else 0
+  return {'layers': layers,
+          'head': init_head(keys[-1], units, num_classes, skip)}
 
 
 def num_modules(params: Params) -> int:
@@ -281,15 +303,27 @@ def layer1_input(params: Params, x: jax.Array) -> jax.Array:
   return x if w.ndim != 3 else _flat_input(int(w.shape[1]), x)
 
 
-def head_apply(head: Params, h: jax.Array) -> jax.Array:
-  return h @ head['w'] + head['b']
+def head_apply(head: Params, h: jax.Array, x: jax.Array | None = None
+               ) -> jax.Array:
+  """Logits [B, C] from the last layer's [B, U]; a head with a skip path
+  also reads the inputs x [B, ...] (layer 1's view is taken here)."""
+  logits = h @ head['w'] + head['b']
+  if 'skip' in head:
+    logits = logits + skip_logits(head, x)
+  return logits
+
+
+def skip_logits(head: Params, x: jax.Array) -> jax.Array:
+  """[B, C]: the head's linear path from layer 1's input view of x."""
+  d_in = head['skip'].shape[0]
+  return _flat_input(d_in, x) @ head['skip'] / math.sqrt(d_in)
 
 
 def apply_slots(params: Params, indices: jax.Array, weights: jax.Array,
                 x: jax.Array, **kwargs) -> jax.Array:
   """Logits [B, C] of the pathway given as slots (indices/weights [L, K])."""
   return head_apply(params['head'],
-                    features(params, indices, weights, x, **kwargs))
+                    features(params, indices, weights, x, **kwargs), x)
 
 
 def apply(params: Params, mask: jax.Array, x: jax.Array, *,
@@ -304,7 +338,7 @@ def apply(params: Params, mask: jax.Array, x: jax.Array, *,
   layer_fn = conv_layer_masked if conv else dense_layer_masked
   for l, layer in enumerate(params['layers']):
     h = layer_fn(layer, mask[l], h, aggregate)
-  return head_apply(params['head'], h.mean(axis=(1, 2)) if conv else h)
+  return head_apply(params['head'], h.mean(axis=(1, 2)) if conv else h, x)
 
 
 # Views pooled over time: statistics per band and channel over the W frames.

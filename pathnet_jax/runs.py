@@ -383,7 +383,8 @@ def _final_phase(config, prep: _Prepared, states, tx, augment):
         mode='sequential', aggregate=settings['aggregate'],
         compute=settings['compute'], dropout_rate=settings['dropout_rate'],
         augment=augment, num_fixed=num_fixed, steps=t, n_rows=n,
-        max_passes=max_passes)
+        max_passes=max_passes, loss=settings['loss'],
+        head_l2=settings['head_l2'])
     return params
 
   for i in todo:

@@ -28,6 +28,7 @@ from pathnet_jax import slices
 
 MODES = ('sequential', 'parallel')
 OPTIMIZERS = ('sgd', 'momentum', 'adamw')
+LOSSES = ('cross_entropy', 'hinge')
 
 
 def make_optimizer(config) -> optax.GradientTransformation:
@@ -109,6 +110,22 @@ def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
   return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
 
 
+def training_loss(logits: jax.Array, labels: jax.Array, head, *,
+                  loss: str = 'cross_entropy', head_l2: float = 0.0
+                  ) -> jax.Array:
+  """The minibatch objective: mean cross-entropy or multi-class hinge
+  (Crammer-Singer), plus head_l2 / 2 * |head|^2 over the head's weights
+  (not its bias), as an SVM's objective (config.optim.loss, head_l2)."""
+  if loss == 'hinge':
+    value = optax.losses.multiclass_hinge_loss(logits, labels).mean()
+  else:
+    value = cross_entropy(logits, labels)
+  if head_l2:
+    value = value + 0.5 * head_l2 * sum(
+        jnp.sum(jnp.square(v)) for k, v in head.items() if k != 'b')
+  return value
+
+
 def _all_finite(tree) -> jax.Array:
   """True when no leaf holds NaN or inf. A leaf's sum is non-finite exactly
   when an element is (or, conservatively, when finite elements overflow);
@@ -153,16 +170,17 @@ def sgd_step(params, opt_state, grads, loss, trainable, *, tx):
 
 
 def slice_loss(part, weights, xb, yb, key, fixed=None, *, aggregate,
-               dropout_rate, augment):
-  """Mean cross-entropy of one pathway, given as a slice (slices.py) and
-  slot weights [L, K], on one minibatch; `fixed` = (layers, weights [L, F])
-  of read-only frozen modules that join the pathway."""
+               dropout_rate, augment, loss='cross_entropy', head_l2=0.0):
+  """The training loss (`training_loss`) of one pathway, given as a slice
+  (slices.py) and slot weights [L, K], on one minibatch; `fixed` = (layers,
+  weights [L, F]) of read-only frozen modules that join the pathway."""
   if augment is not None:
     xb = augment(jax.random.fold_in(key, 1), xb)
   h = model_lib.slice_features(
       part['layers'], weights, xb, aggregate=aggregate,
       dropout_rate=dropout_rate, key=jax.random.fold_in(key, 2), fixed=fixed)
-  return cross_entropy(model_lib.head_apply(part['head'], h), yb)
+  logits = model_lib.head_apply(part['head'], h, xb)
+  return training_loss(logits, yb, part['head'], loss=loss, head_l2=head_l2)
 
 
 def _trainable_slots(frozen, indices, weights, num_modules):
@@ -180,7 +198,8 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
                    aggregate: str = 'mean', compute: str = 'gather',
                    dropout_rate: float = 0.0,
                    augment: Callable | None = None, num_fixed: int = 0,
-                   steps=None, n_rows=None, max_passes: int | None = None):
+                   steps=None, n_rows=None, max_passes: int | None = None,
+                   loss: str = 'cross_entropy', head_l2: float = 0.0):
   """Train P pathways for `num_steps` SGD steps each, in one traced call.
 
   Each pathway's modules are gathered once into a slice (slices.py), its T
@@ -207,6 +226,7 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
     n_rows: optional int32[] rows of x that are real (the rest is padding,
       never sampled); max_passes bounds the shuffled passes any n_rows of
       the batch needs (see batch_indices).
+    loss, head_l2: the objective (see `training_loss`).
 
   Returns:
     params, opt_state, {'loss': float32[P] mean training loss,
@@ -227,7 +247,8 @@ def train_pathways(params, opt_state, indices, weights, x, y, path_keys, *,
   else:
     fixed_w = jnp.zeros(weights.shape[:-1] + (0,), weights.dtype)
   loss_fn = functools.partial(slice_loss, aggregate=aggregate,
-                              dropout_rate=dropout_rate, augment=augment)
+                              dropout_rate=dropout_rate, augment=augment,
+                              loss=loss, head_l2=head_l2)
 
   def fixed_of(w):
     return None if fixed_layers is None else (fixed_layers, w)
@@ -370,8 +391,11 @@ def _union_logits(params, indices, weights, members, positions, xb, *,
                          i[1:])
     for l, layer in enumerate(part['layers']):
       h = model_lib.slice_layer(layer, w[l + 1], h, aggregate)
-    return model_lib.head_apply(params['head'], h)
-  return jax.vmap(rest)(indices, weights, h)
+    return h @ params['head']['w'] + params['head']['b']
+  logits = jax.vmap(rest)(indices, weights, h)
+  if 'skip' in params['head']:  # one head: the same for every pathway
+    logits = logits + model_lib.skip_logits(params['head'], xb)
+  return logits
 
 
 def evaluate(params, indices, weights, x, y, *, batch_size: int = 1024,

@@ -79,6 +79,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.model.module_type = 'dense'  # 'conv': 3x3 conv modules (issue 6)
   c.model.input_view = 'segment'  # 'time_pooled': mean/std over frames;
   # 'time_stats': mean/std/min/max
+  # A linear path from layer 1's input view to each task head (issue 35):
+  # with optim.head_l2 and optim.loss='hinge' the head holds a linear SVM
+  # over the view beside the pathway (pathnet_jax/model.py). Dense only.
+  c.model.head_skip = False
 
   c.evolution = ml_collections.ConfigDict()
   c.evolution.population_size = 20
@@ -120,6 +124,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.optim.batch_size = 64
   c.optim.weight_decay = 0.0
   c.optim.input_dropout = 0.0
+  # Training loss: 'cross_entropy' (the paper) or 'hinge' (multi-class,
+  # Crammer-Singer: an SVM's loss). Fitness and scores are unchanged.
+  c.optim.loss = 'cross_entropy'
+  # L2 penalty head_l2/2 * |head|^2 (w and skip) added to the training loss,
+  # an SVM's regulariser (1/C); weight_decay is the optimiser's, on modules
+  # too. 0 = none (the paper).
+  c.optim.head_l2 = 0.0
   c.optim.eval_batch_size = 1024
 
   c.augment = ml_collections.ConfigDict()

@@ -77,6 +77,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
         'model.input_view': 'time_pooled+functionals:eGeMAPSv02'},
     'pooled_compare': {
         'model.input_view': 'time_pooled+functionals:ComParE_2016'},
+    # Issue 35: what a tuned linear SVM has. A linear path from layer 1's
+    # view to the head; the head's L2 penalty on a grid, as the anchor's C
+    # (head_l2 ~ 1 / (C n)); the SVM's hinge loss.
+    'skip': {'model.head_skip': True},
+    'hinge': {'optim.loss': 'hinge'},
+    **{f'l2_{v:g}': {'optim.head_l2': v} for v in (1e-4, 1e-3, 1e-2, 1e-1, 1.0)},
 }
 
 
