@@ -24,7 +24,7 @@ Usage:
 
 from __future__ import annotations
 
-import json
+import os
 import time
 from typing import Sequence
 
@@ -32,10 +32,11 @@ from absl import flags
 from absl import logging
 
 from experiments.lib import anchor
+from experiments.lib import linear_models
 from experiments.lib import cli
 from experiments.lib import data
+from experiments.lib import outputs
 from experiments.lib import splits
-from pathnet_jax import metrics
 
 
 def define_flags() -> None:
@@ -49,7 +50,7 @@ def define_flags() -> None:
       f'baseline) or {anchor.OPENSMILE_PREFIX}ComParE_2016 / '
       f'{anchor.OPENSMILE_PREFIX}eGeMAPSv02 (the anchor). A .npz path here '
       'means --corpus=PATH with logmel_stats.')
-  flags.DEFINE_enum('classifier', None, list(anchor.CLASSIFIERS),
+  flags.DEFINE_enum('classifier', None, list(linear_models.CLASSIFIERS),
                     'Default: logreg for logmel_stats, linear_svm (chosen on '
                     'training speakers) for openSMILE features; linear_svc '
                     'is the former anchor (LinearSVC, C=0.01).')
@@ -57,7 +58,7 @@ def define_flags() -> None:
                      '(linear_svc), chosen per fold (linear_svm).')
   flags.DEFINE_list('formulations', ['svc'], 'linear_svm: the SVM '
                     'formulations it chooses among (' +
-                    ', '.join(anchor.FORMULATIONS) + ').')
+                    ', '.join(linear_models.FORMULATIONS) + ').')
   flags.DEFINE_bool('speaker_norm', False, 'Standardise each speaker by its '
                     'own statistics first (transductive for test speakers).')
   flags.DEFINE_enum('protocol', 'random_kfold', sorted(splits.PROTOCOLS),
@@ -76,7 +77,11 @@ def define_flags() -> None:
                      'With --on_error=skip: stop when more than this share '
                      "of a corpus's files is skipped.", lower_bound=0,
                      upper_bound=1)
-  flags.DEFINE_string('out', None, 'Where to write results JSON.')
+  flags.DEFINE_string('out', None, 'Where to write results JSON (its folder '
+                      'is made before the work starts).')
+  flags.DEFINE_float('train_fraction', 1.0, 'Keep this share of each '
+                     "training fold's utterances: the rows PathNet's "
+                     'config.train_fraction keeps (learning curves).')
 
 
 def main(argv: Sequence[str]) -> None:
@@ -85,6 +90,11 @@ def main(argv: Sequence[str]) -> None:
   corpus, features = f.corpus, f.features
   if features.endswith('.npz'):  # the trivial baseline's original form
     corpus, features = features, anchor.LOGMEL_STATS
+  if not 0 < f.train_fraction <= 1:
+    raise ValueError('--train_fraction must be in (0, 1], got '
+                     f'{f.train_fraction}')
+  if f.out:  # an unwritable --out fails now, not after the work
+    os.makedirs(os.path.dirname(os.path.abspath(f.out)), exist_ok=True)
   start = time.perf_counter()
   try:
     result = anchor.evaluate(
@@ -92,7 +102,8 @@ def main(argv: Sequence[str]) -> None:
         seeds=[int(s) for s in f.seeds], classifier=f.classifier, C=f.C,
         speaker_norm=f.speaker_norm, formulations=f.formulations,
         data_root=f.data_root, cache_dir=f.cache_dir, on_error=f.on_error,
-        max_skipped_fraction_files=f.max_skipped_fraction_files)
+        max_skipped_fraction_files=f.max_skipped_fraction_files,
+        train_fraction=f.train_fraction)
   except ValueError as e:  # name the settings as this binary's flags
     raise ValueError(data.as_flags(str(e))) from e
   result['seconds'] = time.perf_counter() - start
@@ -104,8 +115,7 @@ def main(argv: Sequence[str]) -> None:
     line += f"  ({len(result['skipped_files'])} unreadable files skipped)"
   print(f'{line}  {result["seconds"]:.1f} s')
   if f.out:
-    with open(f.out, 'w') as fh:
-      json.dump(metrics.jsonable(result), fh, indent=1)
+    outputs.write_json(f.out, result)
 
 
 if __name__ == '__main__':

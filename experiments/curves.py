@@ -6,8 +6,8 @@ labelled training utterances per fold, one line per method.
       --line='transfer|runs/lc_f0.1/results.json,runs/a_rav_emo_s0/results.json' \
       --line='scratch|runs/lc_scratch_f0.1/results.json,runs/scratch_s0/results.json'
 
-Each --line is 'label|results.json[,...]' (experiments.train or
-experiments.finetune results); the runs of a line are grouped by their
+Each --line is 'label|results.json[,...]' (experiments.train,
+experiments.finetune or experiments.baseline --train_fraction results); the runs of a line are grouped by their
 config's train_fraction, and runs of the same fraction (seeds) are pooled.
 A point is the mean ± std over folds × seeds; x is the mean number of
 training utterances per fold. Prints the points as a markdown table; with
@@ -33,6 +33,22 @@ def train_fraction(results: dict[str, Any]) -> float:
   """The run's config.train_fraction (configs/default.py's for a run that
   predates the field)."""
   return float(configs.recorded_value(results['config'], 'train_fraction'))
+
+
+def as_training_results(results: dict[str, Any]) -> list[dict[str, Any]]:
+  """experiments.baseline results as one training-results-like dict per
+  seed ('config' with its train_fraction, 'seed', 'folds' with utterance
+  UA and training utterances); training results as they are."""
+  if 'per_fold' not in results:
+    return [results]
+  config = {'train_fraction': results.get('train_fraction', 1.0)}
+  by_seed = collections.defaultdict(list)
+  for f in results['per_fold']:
+    by_seed[int(f['seed'])].append(
+        {'fold': f['fold'], 'utterance': {'ua': f['ua']},
+         'n_train_utterances': f['n_train']})
+  return [{'config': config, 'seed': seed, 'folds': folds}
+          for seed, folds in sorted(by_seed.items())]
 
 
 def curve_points(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -122,6 +138,7 @@ def main(argv: Sequence[str]) -> None:
   lines, uas = {}, {}
   for spec in f.line:
     label, results = tables.read_row(spec)
+    results = [r for res in results for r in as_training_results(res)]
     try:
       lines[label] = curve_points(results)
       uas[label] = fold_uas(results)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from pathnet_jax import ga as ga_lib
 from pathnet_jax import model as model_lib
 from pathnet_jax import train as train_lib
 
@@ -63,6 +64,13 @@ def validate_config(config) -> None:
            f'one of {train_lib.MODES}', ec.train_mode)
   _require(ec.run_batching in BATCHING, 'evolution.run_batching',
            f'one of {BATCHING}', ec.run_batching)
+  _require(ec.population_init in ga_lib.POPULATION_INITS,
+           'evolution.population_init', f'one of {ga_lib.POPULATION_INITS}',
+           ec.population_init)
+  _require(ec.population_init != 'all_modules' or
+           int(mc.max_active) == int(mc.num_modules), 'model.max_active',
+           f"= model.num_modules={mc.num_modules} with evolution."
+           "population_init='all_modules'", mc.max_active)
   _require(mc.module_type in model_lib.MODULE_TYPES, 'model.module_type',
            f'one of {model_lib.MODULE_TYPES}', mc.module_type)
 

@@ -42,12 +42,34 @@ def pathways_per_generation(config) -> int:
   return 2 * int(config.evolution.tournaments_per_generation)
 
 
+# evolution.population_init: 'random' (PathNet), or every member the same
+# pathway — 'one_random' (a random pathway) or 'all_modules' (every module
+# of every layer, needs max_active = num_modules). With mutation_rate 0 the
+# population never changes, so each generation trains that one pathway for
+# the steps a tournament takes: the controls of experiments/lib/controls.py.
+POPULATION_INITS = ('random', 'one_random', 'all_modules')
+
+
+def initial_genotypes(key: jax.Array, config) -> jax.Array:
+  """int32[S, L, N] first population (`evolution.population_init`)."""
+  mc, ec = config.model, config.evolution
+  size, how = int(ec.population_size), ec.population_init
+  if how == 'all_modules':
+    one = jnp.broadcast_to(jnp.arange(mc.num_modules, dtype=jnp.int32),
+                           (mc.num_layers, mc.num_modules))
+    return jnp.broadcast_to(one, (size,) + one.shape)
+  genotypes = pathway.random_genotypes(key, size, mc.num_layers,
+                                       mc.max_active, mc.num_modules)
+  if how == 'one_random':
+    return jnp.broadcast_to(genotypes[0], genotypes.shape)
+  return genotypes
+
+
 def init(key: jax.Array, config) -> GAState:
-  """Random population from `config.model` and `config.evolution` (checked
+  """First population from `config.model` and `config.evolution` (checked
   by pathnet_jax.checks.validate_config)."""
   mc, ec = config.model, config.evolution
-  genotypes = pathway.random_genotypes(key, ec.population_size, mc.num_layers,
-                                       mc.max_active, mc.num_modules)
+  genotypes = initial_genotypes(key, config)
   return GAState(
       genotypes=genotypes,
       fitness=jnp.full((ec.population_size,), -jnp.inf, jnp.float32),

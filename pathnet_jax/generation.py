@@ -43,12 +43,16 @@ class EvolveState:
     params: shared PathNet parameters. opt_state: optimiser state.
     ga: GAState. key: uint32 key data of the run's PRNG key.
     history: dict of [G] arrays, one entry per generation (history_keys).
+    occupancy: float32[L, M], summed over the generations so far: how many
+      members of the population (after each generation's tell) use each
+      module — the pathway map's heat (issue 33).
   """
   params: Any
   opt_state: Any
   ga: ga_lib.GAState
   key: jax.Array
   history: dict[str, jax.Array]
+  occupancy: jax.Array
 
 
 @dataclasses.dataclass
@@ -82,9 +86,12 @@ def init_state(key: jax.Array, config, params, tx) -> EvolveState:
   g = int(config.evolution.generations)
   history = {k: jnp.zeros((g,), jnp.int32 if k == 'skipped_steps'
                           else jnp.float32) for k in history_keys(config)}
+  mc = config.model
   return EvolveState(params=params, opt_state=tx.init(params),
                      ga=ga_lib.init(k_ga, config),
-                     key=jax.random.key_data(k_run), history=history)
+                     key=jax.random.key_data(k_run), history=history,
+                     occupancy=jnp.zeros((mc.num_layers, mc.num_modules),
+                                         jnp.float32))
 
 
 @flax.struct.dataclass
@@ -184,8 +191,11 @@ def generation(state: EvolveState, data: RunData, *, tx, num_steps: int,
     summary[TRAIN_ACCURACY] = train_accuracy.mean()
   history = {k: v.at[g].set(summary[k].astype(v.dtype))
              for k, v in state.history.items()}
+  occupancy = state.occupancy + pathway.to_mask(
+      ga_state.genotypes, state.occupancy.shape[-1]).sum(0)
   new_state = EvolveState(params=params, opt_state=opt_state, ga=ga_state,
-                          key=jax.random.key_data(key), history=history)
+                          key=jax.random.key_data(key), history=history,
+                          occupancy=occupancy)
   if mesh is not None:  # same in and out shardings: one compilation
     new_state, summary = parallel.constrain((new_state, summary),
                                             parallel.replicated(mesh))

@@ -46,6 +46,13 @@ def freeze(params_source, best_genotype, config, *, key: jax.Array | None = None
   return frozen, {'layers': layers, 'head': fresh['head']}
 
 
+def new_head(params_source, key: jax.Array, num_classes: int):
+  """The fine-tuning start: every module's source weights, a fresh head
+  (skip path included) of `num_classes`; nothing frozen."""
+  fresh = model_lib.init_like(key, params_source, num_classes)
+  return {'layers': params_source['layers'], 'head': fresh['head']}
+
+
 def pool_sources(sources: Sequence[tuple[np.ndarray, np.ndarray,
                                          Sequence[str]]]):
   """Pool several labelled sets into one source task over the union of classes.

@@ -7,6 +7,7 @@ import pytest
 from data_prep import testing
 from data_prep.store import FeatureSet
 from experiments.lib import anchor
+from experiments.lib import linear_models
 from experiments.lib import data
 from experiments.lib import protocol
 from experiments.lib import splits
@@ -123,11 +124,11 @@ def test_speaker_normalised_rows_have_zero_mean_unit_std_per_speaker():
 
 
 def test_classifier_defaults_and_feature_names():
-  assert anchor.make_classifier('linear_svc')[-1].C == 0.01  # former anchor
-  assert anchor.make_classifier('logreg')[-1].C == 1.0
-  assert anchor.make_classifier('linear_svc', C=0.1)[-1].C == 0.1
+  assert linear_models.make_classifier('linear_svc')[-1].C == 0.01  # former anchor
+  assert linear_models.make_classifier('logreg')[-1].C == 1.0
+  assert linear_models.make_classifier('linear_svc', C=0.1)[-1].C == 0.1
   with pytest.raises(ValueError, match='chosen per fold'):
-    anchor.make_classifier('linear_svm')
+    linear_models.make_classifier('linear_svm')
   assert anchor.parse_features('opensmile:eGeMAPSv02') == ('eGeMAPSv02',
                                                              'linear_svm')
   assert anchor.parse_features('logmel_stats') == (None, 'logreg')
@@ -192,21 +193,21 @@ def test_svc_on_the_gram_matrix_is_the_linear_kernel_svc():
   from sklearn import preprocessing, svm  # pylint: disable=g-import-not-at-top
   x, y = tinyconfig.blobs(n=60, num_classes=3, shape=(12,), spread=0.7)
   x = x.astype(np.float64)
-  pred = anchor.fit_predict('svc', 0.01, x[:40], y[:40], x[40:])
+  pred = linear_models.fit_predict('svc', 0.01, x[:40], y[:40], x[40:])
   scaler = preprocessing.StandardScaler().fit(x[:40])
   direct = svm.SVC(kernel='linear', C=0.01).fit(scaler.transform(x[:40]),
                                                 y[:40])
   np.testing.assert_array_equal(pred, direct.predict(scaler.transform(x[40:])))
   for formulation in ('linear_svc_dual', 'linear_svc_primal'):
-    assert anchor.fit_predict(formulation, 0.01, x[:40], y[:40],
+    assert linear_models.fit_predict(formulation, 0.01, x[:40], y[:40],
                               x[40:]).shape == (20,)
 
 
 def test_inner_folds_hold_out_whole_training_speakers():
   speaker = np.repeat(np.array(['a', 'b', 'c', 'd', 'e', 'f']), 5)
   label = np.tile(np.arange(5), 6)
-  folds, inner = anchor.inner_folds(speaker, label)
-  assert inner == 'speakers' and len(folds) == anchor.INNER_FOLDS
+  folds, inner = linear_models.inner_folds(speaker, label)
+  assert inner == 'speakers' and len(folds) == linear_models.INNER_FOLDS
   held = np.concatenate([te for _, te in folds])
   assert sorted(held) == list(range(30))  # every row held out once
   for tr, te in folds:
@@ -216,7 +217,7 @@ def test_inner_folds_hold_out_whole_training_speakers():
 def test_select_svm_picks_the_best_inner_score_smallest_c_on_ties():
   fs = _tiny_fs(separation=2.0)
   table = anchor.logmel_table(fs)
-  chosen = anchor.select_svm(table.x, table.label, table.speaker,
+  chosen = linear_models.select_svm(table.x, table.label, table.speaker,
                              formulations=('svc', 'linear_svc_dual'),
                              c_grid=(1e-4, 1e-2, 1.0))
   assert len(chosen['scores']) == 6 and chosen['inner'] == 'speakers'
@@ -230,7 +231,7 @@ def test_linear_svm_records_its_choice_per_fold_and_a_fixed_c_skips_it():
   fs = _tiny_fs(separation=3.0)
   per_fold, ua = _run(fs, splits.speaker_kfold(fs, n_splits=3),
                       classifier='linear_svm')
-  assert ua > 0.9 and all(f['svm']['C'] in anchor.C_GRID for f in per_fold)
+  assert ua > 0.9 and all(f['svm']['C'] in linear_models.C_GRID for f in per_fold)
   fixed, _ = _run(fs, splits.speaker_kfold(fs, n_splits=3),
                   classifier='linear_svm', C=0.5)
   assert [f['svm'] for f in fixed] == [{'formulation': 'svc', 'C': 0.5}] * 3

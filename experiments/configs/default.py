@@ -18,6 +18,12 @@ def get_config() -> ml_collections.ConfigDict:
   # What to run: 'scratch' (target only), 'transfer' (sources -> target),
   # 'multi_source' (pooled sources -> target).
   c.task = 'scratch'
+  # What trains (issue 33, experiments/lib/controls.py): 'pathnet' (the
+  # method), or a level-field control on the same engine, view and budget:
+  # 'independent' (every module active, from scratch), 'finetune' (that
+  # network trained on the source, then all of it on the target) or
+  # 'fixed_pathway' (one random pathway, no selection).
+  c.method = 'pathnet'
   c.modality = 'audio'  # | 'video' (face crop per frame) | 'image'
   # video/image: 'detect' a face in each frame (Viola-Jones, the paper) or
   # 'given': the files are face crops already (FER2013, CK+48), each frame is
@@ -88,6 +94,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.evolution.population_size = 20
   c.evolution.generations = 200
   c.evolution.tournaments_per_generation = 1
+  # First population: 'random' (PathNet) | 'one_random' | 'all_modules'
+  # (every member the same pathway; set by config.method for the controls).
+  c.evolution.population_init = 'random'
   c.evolution.train_mode = 'sequential'  # the paper; 'parallel' sums grads
   c.evolution.mutation_rate = ml_collections.FieldReference(None, float)
   c.evolution.mutation_boundary = 'wrap'

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from experiments.lib import configs
+from experiments.lib import controls
 from experiments.lib import data
 from experiments.lib import outputs
 from experiments.lib import protocol
@@ -82,7 +83,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # (head_l2 ~ 1 / (C n)); the SVM's hinge loss.
     'skip': {'model.head_skip': True},
     'hinge': {'optim.loss': 'hinge'},
-    **{f'l2_{v:g}': {'optim.head_l2': v} for v in (1e-4, 1e-3, 1e-2, 1e-1, 1.0)},
+    **{f'l2_{v:g}': {'optim.head_l2': v}
+       for v in (1e-4, 1e-3, 1e-2, 1e-1, 1.0)},
+    # Issue 33's controls on the same engine, view and budget.
+    **{m: {'method': m} for m in ('independent', 'fixed_pathway')},
 }
 
 
@@ -101,7 +105,8 @@ def variant_overrides(name: str) -> dict[str, Any]:
 
 def variant_configs(config, names: Sequence[str]) -> dict[str, Any]:
   """name -> config with that variant's overrides, for each of `names`."""
-  return {name: configs.with_overrides(config, variant_overrides(name))
+  return {name: controls.engine_config(
+      configs.with_overrides(config, variant_overrides(name)))
           for name in names}
 
 

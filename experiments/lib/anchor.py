@@ -7,7 +7,7 @@
                      openSMILE functionals of the whole file (ComParE_2016:
                      6,373; eGeMAPSv02: 88; data_prep.functionals) -> a
                      linear SVM whose formulation and C are chosen per fold on
-                     the training speakers only (`select_svm`).
+                     the training speakers only (`linear_models.select_svm`).
 Both standardise with the training fold's statistics (StandardScaler).
 speaker_norm first standardises each speaker's utterance features by that
 speaker's own mean and std, labels unused: TRANSDUCTIVE for the test speaker
@@ -20,9 +20,10 @@ matrix: the same model as SVC(kernel='linear')), 'linear_svc_dual' and
 'linear_svc_primal' (liblinear LinearSVC). Issue 27 measured one 1,380 x
 6,373 fold: SVC(kernel='linear') 6.7 s, LinearSVC dual 58 s, primal 192 s.
 Formulation and C are picked as PathNet's variants are: on held-out
-TRAINING speakers (`inner_folds`), never on the test fold. By default only
-'svc' competes (over C_GRID); `formulations` adds the others. The former
-anchor (LinearSVC, dual, C=0.01) is classifier 'linear_svc'.
+TRAINING speakers (`linear_models.inner_folds`), never on the test fold.
+By default only 'svc' competes (over linear_models.C_GRID); `formulations`
+adds the others. The former anchor (LinearSVC, dual, C=0.01) is classifier
+'linear_svc'.
 
 Folds are exactly those PathNet uses (experiments.lib.splits, same
 protocol, n_splits and seed as experiments.train), carried to utterances by
@@ -37,30 +38,15 @@ from typing import Any, Sequence
 
 import ml_collections
 import numpy as np
-from sklearn import linear_model
-from sklearn import metrics as sk_metrics
-from sklearn import model_selection as ms
-from sklearn import pipeline
-from sklearn import preprocessing
-from sklearn import svm
 
 from experiments.configs import default as default_config
 from experiments.lib import data
+from experiments.lib import linear_models
 from experiments.lib import normalize
 from experiments.lib import splits
 from experiments.lib import stats
 from pathnet_jax import metrics
 
-# 'linear_svm': the anchor, formulation and C chosen on training speakers;
-# 'linear_svc': the former anchor (LinearSVC, dual, C fixed).
-CLASSIFIERS = ('logreg', 'linear_svm', 'linear_svc')
-# Each classifier's C unless C is given: scikit-learn's default for the
-# trivial baseline, the customary 0.01 for LinearSVC on standardised
-# functionals; None = chosen on the training speakers.
-DEFAULT_C = {'logreg': 1.0, 'linear_svm': None, 'linear_svc': 0.01}
-FORMULATIONS = ('svc', 'linear_svc_dual', 'linear_svc_primal')
-C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-INNER_FOLDS = 4  # speaker groups of a training fold for the selection
 LOGMEL_STATS = 'logmel_stats'
 OPENSMILE_PREFIX = 'opensmile:'
 
@@ -142,99 +128,6 @@ def speaker_normalised(table: UtteranceTable) -> UtteranceTable:
       fitted, table.x, speaker=table.speaker))
 
 
-def make_classifier(classifier: str = 'logreg', C: float | None = None,
-                    seed: int = 0):
-  """StandardScaler + LogisticRegression ('logreg') or LinearSVC, dual
-  ('linear_svc'); C: DEFAULT_C. The anchor 'linear_svm' is `fit_predict`."""
-  if classifier not in ('logreg', 'linear_svc'):
-    raise ValueError(f'unknown classifier {classifier!r}; valid: logreg, '
-                     'linear_svc (linear_svm is chosen per fold)')
-  C = DEFAULT_C[classifier] if C is None else float(C)
-  if classifier == 'logreg':
-    model = linear_model.LogisticRegression(C=C, max_iter=5000,
-                                            random_state=seed)
-  else:
-    model = svm.LinearSVC(C=C, max_iter=20000, random_state=seed)
-  return pipeline.make_pipeline(preprocessing.StandardScaler(), model)
-
-
-def fit_predict(formulation: str, C: float, x_train, y_train, x_test,
-                seed: int = 0) -> np.ndarray:
-  """Labels [t] of x_test [t, D] by a linear SVM fitted on the standardised
-  x_train [n, D] (training statistics).
-
-  'svc' is SVC(kernel='linear') fitted on the Gram matrix x xᵀ, computed
-  once by one matrix product instead of libsvm's row-by-row kernel calls.
-  """
-  scaler = preprocessing.StandardScaler().fit(x_train)
-  a, b = scaler.transform(x_train), scaler.transform(x_test)
-  if formulation == 'svc':
-    model = svm.SVC(kernel='precomputed', C=C).fit(a @ a.T, y_train)
-    return model.predict(b @ a.T)
-  if formulation in ('linear_svc_dual', 'linear_svc_primal'):
-    model = svm.LinearSVC(C=C, dual=formulation == 'linear_svc_dual',
-                          max_iter=20000, random_state=seed)
-    return model.fit(a, y_train).predict(b)
-  raise ValueError(f'unknown SVM formulation {formulation!r}; valid: '
-                   f'{", ".join(FORMULATIONS)}')
-
-
-def inner_folds(speaker, label, seed: int = 0
-                ) -> tuple[list[splits.Fold], str]:
-  """Held-out splits of one training fold's rows for choosing the SVM.
-
-  Groups of its speakers (INNER_FOLDS of them, or one per speaker when
-  fewer), so the choice is made on speakers the model did not see, as the
-  test fold will be; a fold of a single speaker falls back to a stratified
-  split of its utterances.
-
-  Returns:
-    (folds over the given rows, 'speakers' or 'utterances').
-  """
-  speaker = np.asarray(speaker)
-  n_speakers = np.unique(speaker).size
-  if n_speakers >= 2:
-    k = min(INNER_FOLDS, n_speakers)
-    folds = splits.speaker_kfold({'speaker': speaker},
-                                 None if k == n_speakers else k, seed)
-    return folds, 'speakers'
-  k = int(min(3, np.bincount(np.asarray(label)).max()))
-  if k < 2:
-    raise ValueError('a training fold of one utterance per class cannot '
-                     'choose an SVM; pass C to fix it')
-  splitter = ms.StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-  folds = [(np.sort(tr), np.sort(te)) for tr, te in
-           splitter.split(np.zeros(speaker.size), np.asarray(label))]
-  return folds, 'utterances'
-
-
-def select_svm(x, label, speaker, formulations: Sequence[str] = ('svc',),
-               c_grid: Sequence[float] = C_GRID, seed: int = 0
-               ) -> dict[str, Any]:
-  """The (formulation, C) with the best unweighted accuracy on held-out
-  training speakers (`inner_folds`), predictions pooled over the splits;
-  ties go to the first in formulations x c_grid order (smallest C).
-
-  Returns:
-    {'formulation', 'C', 'inner_ua' (of the choice), 'inner' ('speakers' |
-    'utterances'), 'scores': {'<formulation> C=<C>': UA}}.
-  """
-  x, label = np.asarray(x), np.asarray(label)
-  folds, inner = inner_folds(speaker, label, seed)
-  scores, best = {}, None
-  for formulation in formulations:
-    for C in c_grid:
-      pred = np.empty_like(label)
-      for tr, te in folds:
-        pred[te] = fit_predict(formulation, C, x[tr], label[tr], x[te], seed)
-      ua = float(sk_metrics.balanced_accuracy_score(label, pred))
-      scores[f'{formulation} C={C:g}'] = ua
-      if best is None or ua > best[2]:
-        best = (formulation, float(C), ua)
-  return {'formulation': best[0], 'C': best[1], 'inner_ua': best[2],
-          'inner': inner, 'scores': scores}
-
-
 def run_baseline(table: UtteranceTable, folds, num_classes: int, *,
                  classifier: str = 'logreg', C: float | None = None,
                  speaker_norm: bool = False, seed: int = 0,
@@ -246,8 +139,9 @@ def run_baseline(table: UtteranceTable, folds, num_classes: int, *,
     table: the utterances.
     folds: (train ids, test ids) per fold (`utterance_folds`).
     num_classes: size of the label space.
-    classifier, C, seed: see `make_classifier`; 'linear_svm' with C None
-      chooses formulation and C per fold (`select_svm`), with a C given
+    classifier, C, seed: see `linear_models.make_classifier`; 'linear_svm'
+      with C None chooses formulation and C per fold
+      (`linear_models.select_svm`), with a C given
       fits formulations[0] at that C.
     speaker_norm: standardise each speaker by itself first (transductive).
     formulations: the SVM formulations 'linear_svm' chooses among.
@@ -255,11 +149,12 @@ def run_baseline(table: UtteranceTable, folds, num_classes: int, *,
   Returns:
     one `metrics.segment_scores` dict per fold (over utterances), with
     'fold', 'seed' and 'n_train' (utterances) added, and for 'linear_svm'
-    'svm' (the `select_svm` record, or the fixed formulation and C).
+    'svm' (the `linear_models.select_svm` record, or the fixed formulation
+    and C).
   """
-  if classifier not in CLASSIFIERS:
+  if classifier not in linear_models.CLASSIFIERS:
     raise ValueError(f'unknown classifier {classifier!r}; valid: '
-                     f'{", ".join(CLASSIFIERS)}')
+                     f'{", ".join(linear_models.CLASSIFIERS)}')
   if speaker_norm:
     table = speaker_normalised(table)
   per_fold = []
@@ -274,15 +169,16 @@ def run_baseline(table: UtteranceTable, folds, num_classes: int, *,
     x_tr, y_tr = table.x[train], table.label[train]
     extra = {}
     if classifier == 'linear_svm':
-      chosen = (select_svm(x_tr, y_tr, table.speaker[train], formulations,
-                           seed=seed) if C is None else
+      chosen = (linear_models.select_svm(
+          x_tr, y_tr, table.speaker[train], formulations, seed=seed)
+                if C is None else
                 {'formulation': formulations[0], 'C': float(C)})
-      pred = fit_predict(chosen['formulation'], chosen['C'], x_tr, y_tr,
-                         table.x[test], seed)
+      pred = linear_models.fit_predict(chosen['formulation'], chosen['C'],
+                                       x_tr, y_tr, table.x[test], seed)
       extra['svm'] = chosen
     else:
-      pred = make_classifier(classifier, C, seed).fit(x_tr, y_tr).predict(
-          table.x[test])
+      pred = linear_models.make_classifier(classifier, C, seed).fit(
+          x_tr, y_tr).predict(table.x[test])
     scores = metrics.segment_scores(table.label[test], pred, num_classes)
     per_fold.append({**scores, 'fold': i, 'seed': seed,
                      'n_train': int(train.sum()), **extra})
@@ -315,14 +211,19 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
              formulations: Sequence[str] = ('svc',),
              data_root: str = '../shared/data', cache_dir: str = 'features',
              on_error: str = data.DEFAULT_ON_ERROR,
-             max_skipped_fraction_files: float = data.DEFAULT_MAX_SKIPPED_FRACTION
-             ) -> dict[str, Any]:
+             max_skipped_fraction_files: float = (
+                 data.DEFAULT_MAX_SKIPPED_FRACTION),
+             train_fraction: float = 1.0) -> dict[str, Any]:
   """A baseline on a corpus spec (experiments.lib.data), on PathNet's folds.
 
   Reads the log-mel segments only when they are the features or when the
   protocol's folds need their row counts (not for leave-one-speaker-out).
   on_error, max_skipped_fraction_files: what an unreadable corpus file does
-  (experiments/lib/data.py).
+  (experiments/lib/data.py). train_fraction: keep this share of each
+  training fold's utterances, the rows PathNet's config.train_fraction keeps
+  (the same stratified draw on the segment rows, seeded by seed + fold), so
+  a learning-curve point compares on the same labelled rows; C is chosen
+  inside them.
 
   Returns:
     the run's settings, 'per_fold' (folds x seeds), 'aggregate'
@@ -332,10 +233,10 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
   """
   feature_set, default_classifier = parse_features(features)
   classifier = classifier or default_classifier
-  bad = set(formulations) - set(FORMULATIONS)
+  bad = set(formulations) - set(linear_models.FORMULATIONS)
   if bad or not formulations:
     raise ValueError(f'unknown SVM formulation(s) {sorted(bad)}; valid: '
-                     f'{", ".join(FORMULATIONS)}')
+                     f'{", ".join(linear_models.FORMULATIONS)}')
   config = ml_collections.ConfigDict({
       'data_root': data_root, 'cache_dir': cache_dir, 'modality': 'audio',
       'data_seed': int(seeds[0]), 'on_error': on_error,
@@ -352,7 +253,8 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
     table, class_names = functionals_table(rows), rows.class_names
     skipped = data.skipped_files(rows)
     n_speakers = np.unique(np.asarray(rows.speaker)).size
-    if not speaker_folds_only(protocol, n_splits, n_speakers):
+    if (not speaker_folds_only(protocol, n_splits, n_speakers) or
+        float(train_fraction) < 1):  # the fraction is drawn on segments
       del config['feature_params']  # the rows PathNet's folds split
       segments = data.load_corpus(corpus, config)
       if rows.class_names != segments.class_names:
@@ -365,6 +267,11 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
   per_fold = []
   for seed in seeds:
     folds = splits.make_folds(protocol, rows, n_splits, int(seed))
+    if float(train_fraction) < 1:
+      folds = [(splits.subsample_utterances(tr, rows.utterance, rows.label,
+                                            float(train_fraction),
+                                            int(seed) + i), te)
+               for i, (tr, te) in enumerate(folds)]
     per_fold += run_baseline(table, utterance_folds(rows, folds),
                              len(class_names), classifier=classifier, C=C,
                              speaker_norm=speaker_norm, seed=int(seed),
@@ -372,11 +279,12 @@ def evaluate(corpus: str, features: str = LOGMEL_STATS, *,
   return {
       'corpus': corpus, 'features': features, 'feature_dim': table.x.shape[1],
       'classifier': classifier,
-      'C': DEFAULT_C[classifier] if C is None else C,
+      'C': linear_models.DEFAULT_C[classifier] if C is None else C,
       'formulations': list(formulations) if classifier == 'linear_svm'
                       else None,
       'speaker_norm': speaker_norm, 'protocol': protocol,
       'n_splits': n_splits, 'seeds': [int(s) for s in seeds],
+      'train_fraction': float(train_fraction),
       'class_names': list(class_names), 'level': 'utterance',
       'fold_rows': 'segments' if rows is segments else 'functionals',
       'n_utterances': int(table.ids.size), 'skipped_files': skipped,

@@ -193,6 +193,22 @@ def write_results(workdir, config, results, class_names) -> None:
   workdir_lib.write_atomically(os.path.join(workdir, 'fitness.png'),
                                lambda tmp: plots.plot_fitness(
                                    curves, tmp, ylabel=fitness_label(config)))
+  first = results['folds'][0] if results['folds'] else None
+  if first is not None and 'module_occupancy' in first:
+    workdir_lib.write_atomically(
+        os.path.join(workdir, PATHWAY_MAP), lambda tmp: plots.plot_pathway_map(
+            first['module_occupancy'], first['best_genotype'], tmp,
+            first.get('frozen_modules'), pathway_map_title(config, first)))
+
+
+# Beside fitness.png: the pathway map of the seed's first fold.
+PATHWAY_MAP = 'pathway_map.png'
+
+
+def pathway_map_title(config, fold) -> str:
+  return (f'{config.target}, fold {fold["fold"]}: modules held by the '
+          f'population over {fold["generations_run"]} generations '
+          f'({config.method})')
 
 
 def write_seeds_results(workdir, overall) -> None:

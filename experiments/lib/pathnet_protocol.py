@@ -27,8 +27,10 @@ import numpy as np
 
 from experiments.lib import cli
 from experiments.lib import configs
+from experiments.lib import controls
 from experiments.lib import data
 from experiments.lib import outputs
+from experiments.lib import plots
 from experiments.lib import progress
 from experiments.lib import protocol
 from experiments.lib import tensorboard
@@ -185,6 +187,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   then holds the workdir's lock until it has written its results.
   """
   validate.check_config(config)
+  config = controls.engine_config(config)
   start = time.perf_counter()
   fs, src = load_task(config)
   funcs, src_funcs = load_functionals(config, fs, src)
@@ -277,6 +280,15 @@ def record_fold(exp: Experiment, plan, scores) -> dict[str, Any]:
   tensorboard.write_scalars(exp.events[plan.seed],
                             int(exp.config.evolution.generations),
                             tensorboard.fold_test_scalars(plan.fold, scores))
+  if outputs.is_writer():  # the fold's pathway map, also in TensorBoard
+    map_png = os.path.join(fold_dir, outputs.PATHWAY_MAP)
+    workdir_lib.write_atomically(map_png, lambda tmp: plots.plot_pathway_map(
+        scores['module_occupancy'], scores['best_genotype'], tmp,
+        scores.get('frozen_modules'),
+        outputs.pathway_map_title(exp.config, scores)))
+    tensorboard.write_png(exp.events[plan.seed],
+                          int(exp.config.evolution.generations),
+                          f'fold_{plan.fold}/pathway_map', map_png)
   print(f"{plan.name}: segment WA {scores['segment']['wa']:.3f} | "
         f"utterance WA {scores['utterance']['wa']:.3f} UA "
         f"{scores['utterance']['ua']:.3f}", flush=True)

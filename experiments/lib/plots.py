@@ -88,8 +88,10 @@ def plot_fitness(histories: Mapping[str, Mapping[str, Sequence[float]]],
 
 def plot_learning_curves(
     curves: Mapping[str, Mapping[str, Sequence[float]]], path: str,
-    title: str = '', ylabel: str = 'utterance UA') -> None:
-  """Score against training-set size, one line (with ±std band) per method.
+    title: str = '', ylabel: str = 'utterance UA',
+    xlabel: str = 'training utterances per fold') -> None:
+  """Score against training-set size (or SGD steps: xlabel), one line (with
+  ±std band) per method.
 
   Args:
     curves: method label -> {'x': [k] training utterances (or fractions),
@@ -104,14 +106,58 @@ def plot_learning_curves(
     x = np.asarray(c['x'], float)[order]
     mean = np.asarray(c['mean'], float)[order]
     std = np.asarray(c['std'], float)[order]
-    ax.plot(x, mean, marker='o', color=f'C{i}', label=label)
+    ax.plot(x, mean, marker='o' if x.size <= 20 else None, color=f'C{i}',
+            label=label)
     ax.fill_between(x, mean - std, mean + std, color=f'C{i}', alpha=0.15)
-  ax.set_xlabel('training utterances per fold')
+  ax.set_xlabel(xlabel)
   ax.set_ylabel(ylabel)
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
   if title:
     ax.set_title('\n'.join(textwrap.wrap(title, 60)), fontsize=10)
+  fig.tight_layout()
+  _save(fig, path)
+
+
+def plot_pathway_map(occupancy, best_genotype, path: str, frozen=None,
+                     title: str = '') -> None:
+  """The L x M module grid PathNet users know from Fernando et al. (2017):
+  the heat is the share of the population that held each module, averaged
+  over the generations; the best pathway's modules are outlined; frozen
+  source modules of a transfer are hatched.
+
+  Args:
+    occupancy: [L, M] shares in [0, 1].
+    best_genotype: int[L, N] module indices of the best pathway.
+    path: output image file.
+    frozen: optional bool[L, M].
+    title: figure title.
+  """
+  occupancy = np.asarray(occupancy, np.float64)
+  num_layers, num_modules = occupancy.shape
+  fig, ax = plt.subplots(figsize=(max(5.0, 0.32 * num_modules + 1.5),
+                                  0.6 * num_layers + 1.6))
+  image = ax.imshow(occupancy, cmap='viridis', vmin=0.0, vmax=1.0,
+                    aspect='equal')
+  for l, row in enumerate(np.asarray(best_genotype)):
+    for m in sorted(set(int(v) for v in row)):
+      ax.add_patch(plt.Rectangle((m - 0.5, l - 0.5), 1, 1, fill=False,
+                                 edgecolor='red', linewidth=2.0))
+  if frozen is not None:
+    for l, m in zip(*np.nonzero(np.asarray(frozen, bool))):
+      ax.add_patch(plt.Rectangle((m - 0.5, l - 0.5), 1, 1, fill=False,
+                                 edgecolor='white', hatch='//',
+                                 linewidth=0.0))
+  ax.set_xticks(range(num_modules))
+  ax.set_yticks(range(num_layers), [f'layer {l + 1}'
+                                    for l in range(num_layers)])
+  ax.tick_params(axis='x', labelsize=7)
+  ax.set_xlabel('module (red: best pathway' + (
+      '; hatched: frozen source modules)' if frozen is not None else ')'))
+  fig.colorbar(image, ax=ax, fraction=0.025, pad=0.02,
+               label='share of population')
+  if title:
+    ax.set_title('\n'.join(textwrap.wrap(title, 70)), fontsize=10)
   fig.tight_layout()
   _save(fig, path)
 

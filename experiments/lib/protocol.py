@@ -22,6 +22,7 @@ import numpy as np
 from experiments.lib import splits
 from experiments.lib import views
 from pathnet_jax import ensemble
+from pathnet_jax import ga as ga_lib
 from pathnet_jax import checks
 from pathnet_jax import metrics
 from pathnet_jax import pathway
@@ -241,12 +242,17 @@ def source_runs(config, src, seeds: Sequence[int], src_funcs=None
 def target_runs(config, fs, plans: Sequence[FoldRun],
                 sources: dict[int, Any] | None) -> list[runs_lib.Run]:
   """The runs.Run of every FoldRun; with `sources` (seed -> the source's
-  EvolveResult) its best pathway is frozen and the rest re-initialised."""
+  EvolveResult) its best pathway is frozen and the rest re-initialised;
+  under config.method='finetune' every weight is kept, nothing frozen,
+  and only the head is new."""
   num_classes = len(fs.class_names)
   out = []
   for p in plans:
     frozen = init_params = None
-    if sources is not None:
+    if sources is not None and config.method == 'finetune':
+      init_params = transfer.new_head(
+          sources[p.seed].params, jax.random.fold_in(p.key, 1), num_classes)
+    elif sources is not None:
       source = sources[p.seed]
       frozen, init_params = transfer.freeze(
           source.params, source.best_genotype, config,
@@ -282,6 +288,22 @@ def scoring_genotypes(config, result, fitness_x, fitness_y) -> np.ndarray:
                                    best=best)
 
 
+def pathway_map(config, result) -> dict[str, Any]:
+  """What a run's pathway map draws (plots.plot_pathway_map): the share of
+  the population that held each module, averaged over the generations run
+  ('module_occupancy' [L, M]), and the frozen source modules of a transfer
+  ('frozen_modules' [L, M] bool, absent otherwise)."""
+  m = int(config.model.num_modules)
+  members = max(1, int(result.generations_run)) * int(
+      config.evolution.population_size)
+  out = {'module_occupancy': np.asarray(result.state.occupancy) / members}
+  if result.frozen_slots is not None:
+    idx, w = result.frozen_slots
+    out['frozen_modules'] = np.asarray(pathway.slots_to_mask(
+        jnp.asarray(idx), jnp.asarray(w), m)) > 0
+  return out
+
+
 def score(config, fs, plans: Sequence[FoldRun], results
           ) -> tuple[list[dict], list[np.ndarray]]:
   """Each run's test-fold scores: its pathway (or ensemble, config.
@@ -298,6 +320,8 @@ def score(config, fs, plans: Sequence[FoldRun], results
   num_classes = len(fs.class_names)
   out = []
   for p, r, genotypes, lp_members in zip(plans, results, members, log_probs):
+    sgd_per_generation = (ga_lib.pathways_per_generation(config) *
+                          int(r.steps_per_pathway))
     lp = ensemble.mean_probability(lp_members)  # member 0 itself when k = 1
     scores = {
         'fold': p.fold, 'seed': p.seed, 'n_train_rows': int(len(p.x_fit)),
@@ -316,6 +340,13 @@ def score(config, fs, plans: Sequence[FoldRun], results
         # < generations when evolution.patience stopped the run.
         'generations_run': r.generations_run,
         'final_steps': r.final_steps,
+        # Target SGD steps: a generation trains its tournament's pathways
+        # T steps each (a control's one pathway as often), then the final
+        # phase; the level field's budget (issue 33).
+        'sgd_steps_per_generation': sgd_per_generation,
+        'target_sgd_steps': (r.generations_run * sgd_per_generation +
+                             r.final_steps),
+        **pathway_map(config, r),
     }
     if len(genotypes) > 1:  # the best pathway (member 0) alone, paired
       scores['single_best_utterance'] = metrics.utterance_scores(

@@ -80,6 +80,21 @@ class Writer:
                   event_pb2.Event(wall_time=time.time(), step=int(step),
                                   summary=summary))
 
+  def add_image(self, step: int, tag: str, png: bytes) -> None:
+    """One PNG (its bytes) as an image event at `step`."""
+    if self._off or not self._open():
+      return
+    width, height = struct.unpack('>II', png[16:24])  # the IHDR chunk
+    image = summary_pb2.Summary.Image(height=height, width=width,
+                                      colorspace=4,
+                                      encoded_image_string=png)
+    summary = summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, image=image)])
+    self._guarded(self._events.write_event,
+                  event_pb2.Event(wall_time=time.time(), step=int(step),
+                                  summary=summary))
+    self._guarded(self._events.flush)
+
   def flush(self) -> None:
     if self._events is not None:
       self._guarded(self._events.flush)
@@ -161,6 +176,26 @@ def write_scalars(tb: Writer, step: int, scalars: Mapping[str, float],
   tb.add(step, {tag: v for tag, v in values.items() if v is not None})
   if flush:
     tb.flush()
+
+
+def write_png(tb: Writer, step: int, tag: str, path: str) -> None:
+  """The PNG file at `path` as the image `tag` at `step`."""
+  with open(path, 'rb') as f:
+    tb.add_image(step, tag, f.read())
+
+
+def read_images(directory: str) -> dict[str, list[tuple[int, bytes]]]:
+  """{tag: [(step, PNG bytes), ...]} of the image events in `directory` (a
+  workdir's `log_dir`), as read_scalars reads scalars."""
+  out: dict[str, list[tuple[int, bytes]]] = {}
+  for path in sorted(glob.glob(os.path.join(directory, _EVENTS_GLOB))):
+    for data in _records(path):
+      event = event_pb2.Event.FromString(data)
+      for value in event.summary.value:
+        if value.WhichOneof('value') == 'image':
+          out.setdefault(value.tag, []).append(
+              (int(event.step), value.image.encoded_image_string))
+  return out
 
 
 def write_history(tb: Writer, history: Mapping[str, Sequence[float]],

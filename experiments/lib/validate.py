@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from experiments.lib import cnn_runs
 from experiments.lib import configs
+from experiments.lib import controls
 from experiments.lib import data
 from experiments.lib import normalize
 from experiments.lib import splits
@@ -30,6 +31,7 @@ def check_config(config) -> None:
     raise ValueError(f'config.task must be one of {TASKS}, got {config.task!r}')
   if config.task != 'scratch' and not config.sources:
     raise ValueError(f'config.task={config.task!r} needs config.sources')
+  controls.check(config)
   for spec in (config.target, *config.sources):
     data.corpus_names(spec)  # unknown corpus or filter: fail before any work
   if config.modality not in MODALITIES:
