@@ -135,8 +135,8 @@ def plot_pathway_map(occupancy, best_genotype, path: str, frozen=None,
   """
   occupancy = np.asarray(occupancy, np.float64)
   num_layers, num_modules = occupancy.shape
-  fig, ax = plt.subplots(figsize=(max(5.0, 0.32 * num_modules + 1.5),
-                                  0.6 * num_layers + 1.6))
+  width = max(7.0, 0.36 * num_modules + 2.5)
+  fig, ax = plt.subplots(figsize=(width, 0.6 * num_layers + 2.4))
   image = ax.imshow(occupancy, cmap='viridis', vmin=0.0, vmax=1.0,
                     aspect='equal')
   for l, row in enumerate(np.asarray(best_genotype)):
@@ -152,12 +152,14 @@ def plot_pathway_map(occupancy, best_genotype, path: str, frozen=None,
   ax.set_yticks(range(num_layers), [f'layer {l + 1}'
                                     for l in range(num_layers)])
   ax.tick_params(axis='x', labelsize=7)
-  ax.set_xlabel('module (red: best pathway' + (
-      '; hatched: frozen source modules)' if frozen is not None else ')'))
-  fig.colorbar(image, ax=ax, fraction=0.025, pad=0.02,
+  ax.set_xlabel('module; red: best pathway' + (
+      ', hatched: frozen source modules' if frozen is not None else ''),
+                fontsize=9)
+  fig.colorbar(image, ax=ax, shrink=0.8, pad=0.02,
                label='share of population')
   if title:
-    ax.set_title('\n'.join(textwrap.wrap(title, 70)), fontsize=10)
+    ax.set_title('\n'.join(textwrap.wrap(title, int(9 * width))),
+                 fontsize=9)
   fig.tight_layout()
   _save(fig, path)
 
