@@ -6,7 +6,10 @@
 #   NAME: cross_corpus (RAVDESS ⇄ EMO-DB transfer), curves (learning curves and
 #   docs/curve_*.png), anchor (PathNet and the CNN against the openSMILE anchor),
 #   issue20 (the variant chosen on training speakers, its transfer rows),
-#   issue26 (improved_heldout, fitness on held-out training speakers).
+#   issue26 (improved_heldout, fitness on held-out training speakers),
+#   issue35 (improved_svm, the search given a linear SVM head, on the four
+#   cells), issue33 (PathNet against its level-field controls, the anchor at
+#   every label fraction, learning speed; docs/speed_issue33_*.png).
 # The run commands are beside the blocks in docs/results.md. A run that is
 # absent is left out of its row, a row with no run is skipped, a table with no
 # row is left out, a table whose anchor is absent has no comparison columns,
@@ -24,7 +27,7 @@ set -u
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-runs}
 RESULTS_MD=${RESULTS_MD:-docs/results.md}
-ALL_BLOCKS="cross_corpus curves anchor issue20 issue26"
+ALL_BLOCKS="cross_corpus curves anchor issue20 issue26 issue35 issue33"
 BLOCKS=${BLOCKS:-$ALL_BLOCKS}
 for b in $BLOCKS; do
   case " $ALL_BLOCKS " in *" $b "*) ;; *) echo "error: unknown block '$b' in BLOCKS (blocks: $ALL_BLOCKS)" >&2; exit 1;; esac
@@ -247,6 +250,78 @@ section 'Learning curves with `improved_heldout`, EMO-DB → RAVDESS: ![learning
  "\`improved_heldout\` scratch|$(lc_dirs ih_rav_scratch ih_ravdess_random)" \
  "fine-tuned CNN (pre-trained on EMO-DB)|$(lc_dirs ft_emo_rav)"
 } > "$TMP/issue26.md"
+
+{
+# Issue 35: improved_svm on the four cells against the speaker-normalised
+# anchor (ComParE + speaker norm + SVM, C chosen on training speakers), cell()
+# as above (its plain ComParE comparison is left out where that file is absent).
+sv='`improved_svm` (chosen on training speakers; transductive)'
+for c in emodb ravdess; do
+  name=$([ $c = emodb ] && echo EMO-DB || echo RAVDESS)
+  cell $c random_kfold sv_${c}_random $A/${c}_ComParE_2016_random_kfold_speaker_norm.json \
+   'ComParE + SVM + speaker norm (transductive)' "**$name, random 5-fold**" tbl "$sv"
+  cell $c speaker_kfold sv_${c}_loso $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json \
+   'ComParE + SVM + speaker norm (transductive)' "**$name, leave-one-speaker-out**" tbl_seeds "$sv"
+done
+# The scratch cells' controls (issue 33) beside it, on the same folds.
+for c in emodb ravdess; do
+  name=$([ $c = emodb ] && echo EMO-DB || echo RAVDESS)
+  for p in random loso; do
+    fn=tbl; [ $p = loso ] && fn=tbl_seeds
+    section "**$name, $([ $p = loso ] && echo leave-one-speaker-out || echo random 5-fold): PathNet against its controls (same view, rows, steps)**" \
+     $fn "$(seed_dirs sv_${c}_$p)" '`improved_svm` (PathNet)' \
+     "$(row 'independent control: every module active, from scratch' "$(seed_dirs sv_${c}_${p}_independent)")" \
+     "$(row 'fixed random pathway, no selection' "$(seed_dirs sv_${c}_${p}_fixed)")"
+  done
+done
+} > "$TMP/issue35.md"
+
+{
+# Issue 33: per direction and share of the target's training labels, PathNet
+# transfer against scratch, the three controls and the anchor (the rows minus
+# transfer), evolution against the independent control, and learning speed.
+# Workdirs: l33_<src>_<tgt>_<method>_f<f> (seeds 0, 1, 2 with --config.seeds);
+# anchors: $A/<tgt>_ComParE_2016_random_kfold_speaker_norm_f<f>.json.
+l33() {  # SRC TGT SRC_NAME TGT_NAME
+  local s=$1 t=$2 sn=$3 tn=$4 f pct w
+  for f in 0.1 0.25 1.0; do
+    w=l33_${s}_${t}; pct=$(python -c "print(f'{100 * $f:g} %')")
+    section "**$sn → $tn, $tn random 5-fold, $pct of each training fold's utterances: each method against PathNet transfer**" \
+     tbl "$(seed_dirs ${w}_transfer_f$f)" 'PathNet transfer' \
+     "$(row 'PathNet scratch' "$(seed_dirs ${w}_scratch_f$f)")" \
+     "$(row 'independent control (every module, from scratch)' "$(seed_dirs ${w}_independent_f$f)")" \
+     "$(row 'fine-tuning control (every module, source then target)' "$(seed_dirs ${w}_finetune_f$f)")" \
+     "$(row 'fixed random pathway (scratch, no selection)' "$(seed_dirs ${w}_fixed_f$f)")" \
+     "$(row 'ComParE + SVM + speaker norm, same rows (transductive)' "$(files $A/${t}_ComParE_2016_random_kfold_speaker_norm_f$f.json)")"
+    section "**$sn → $tn, $pct: does evolution beat the independent control at equal steps?**" \
+     tbl "$(seed_dirs ${w}_independent_f$f)" 'independent control' \
+     "$(row 'PathNet scratch' "$(seed_dirs ${w}_scratch_f$f)")" \
+     "$(row 'fixed random pathway' "$(seed_dirs ${w}_fixed_f$f)")"
+    local sargs=() label dir
+    for label in 'PathNet transfer:transfer' 'independent control:independent' \
+                 'PathNet scratch:scratch' 'fine-tuning control:finetune'; do
+      dir=$(seed_dirs ${w}_${label##*:}_f$f)
+      [ -n "$dir" ] && sargs+=("--run=${label%%:*}|$dir")
+    done
+    [ -n "$(seed_dirs ${w}_transfer_f$f)" ] && [ -n "$(seed_dirs ${w}_independent_f$f)" ] && section \
+     "**$sn → $tn, $pct: learning speed (target SGD steps to 95 % of the independent control's final held-out accuracy)** ![held-out accuracy against SGD steps](speed_issue33_${s}_${t}_f$f.png)" \
+     python -m experiments.learning_speed --fast='PathNet transfer' --reference='independent control' \
+      --out="$TMP/speed_issue33_${s}_${t}_f$f.png" \
+      --title="$sn → $tn, $pct of the labels: best held-out accuracy so far" "${sargs[@]}"
+  done
+  section "**$sn → $tn: UA against the share of the labels** ![UA against label share, $sn → $tn](curve_issue33_${s}_${t}.png)" \
+   curve curve_issue33_${s}_${t}.png "$sn → $tn: $tn utterance UA, random 5-fold" 'PathNet transfer' \
+   "PathNet transfer|$(lc_dirs l33_${s}_${t}_transfer)" \
+   "PathNet scratch|$(lc_dirs l33_${s}_${t}_scratch)" \
+   "independent control|$(lc_dirs l33_${s}_${t}_independent)" \
+   "fine-tuning control|$(lc_dirs l33_${s}_${t}_finetune)" \
+   "fixed random pathway|$(lc_dirs l33_${s}_${t}_fixed)" \
+   "ComParE + SVM + speaker norm|$(files $A/${t}_ComParE_2016_random_kfold_speaker_norm_f{0.1,0.25,1.0}.json)"
+  return 0
+}
+l33 rav emo RAVDESS EMO-DB
+l33 emo rav EMO-DB RAVDESS
+} > "$TMP/issue33.md"
 
 [ -e "$TMP/failed" ] && die "a table failed to build (see above); $RESULTS_MD left unchanged"
 written="" kept=""

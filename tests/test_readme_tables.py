@@ -177,3 +177,41 @@ def test_an_unknown_block_name_is_one_error_line(tmp_path):
       "error: unknown block 'nope' in BLOCKS (blocks: cross_corpus curves "
       'anchor issue20 issue26)')
   assert doc.read_bytes() == before
+
+
+def _write_speed_runs(runs, named):
+  """Runs with held-out curves: name -> (UAs, best held-out accuracy per
+  generation of every fold)."""
+  for name, (uas, best) in named.items():
+    (runs / name).mkdir(parents=True)
+    (runs / name / 'results.json').write_text(json.dumps({
+        'seed': 0, 'timings': {'total_s': 60.0},
+        'config': {'fitness': 'heldout', 'evolution': {'generations': 3}},
+        'folds': [{'fold': i, 'n_train_utterances': 40,
+                   'utterance': {'ua': ua, 'wa': ua, 'n': 10},
+                   'history': {'best_fitness': best},
+                   'sgd_steps_per_generation': 10}
+                  for i, ua in enumerate(uas)]}))
+
+
+def test_issue33_block_compares_transfer_with_each_control_and_its_speed(
+    tmp_path):
+  runs = tmp_path / 'runs'
+  _write_speed_runs(runs, {
+      'l33_rav_emo_transfer_f0.1/seed_0': ([0.6, 0.7], [0.5, 0.8, 0.8]),
+      'l33_rav_emo_independent_f0.1/seed_0': ([0.5, 0.6], [0.3, 0.5, 0.8]),
+      'l33_rav_emo_scratch_f0.1/seed_0': ([0.5, 0.5], [0.4, 0.6, 0.7])})
+  doc = _copy_results_md(tmp_path)
+  proc = _run(tmp_path, runs, doc, BLOCKS='issue33')
+  assert proc.returncode == 0, proc.stderr
+  block = _block(doc.read_text(encoding='utf-8'), 'issue33')
+  assert '10 % of each training fold' in block
+  assert ('| independent control (every module, from scratch) | 2 × 1 | '
+          '0.550 ± 0.050 |') in block
+  # Threshold 0.95 * 0.8 = 0.76: transfer at 20 steps, the independent
+  # control at 30, scratch never (its budget, 30).
+  assert '| independent control | 30 | 1.50 | 2 / 0 |' in block
+  assert '| PathNet scratch | 30 | 1.50 | 2 / 0 |' in block
+  assert (doc.parent / 'speed_issue33_rav_emo_f0.1.png').is_file()
+  assert (doc.parent / 'curve_issue33_rav_emo.png').is_file()
+  assert 'EMO-DB → RAVDESS' not in block  # no run: no table
