@@ -198,3 +198,4 @@ def test_a_run_with_training_fitness_has_no_speed_curve():
   fold = {**_fold([0.5]), 'fitness': 'train'}
   with pytest.raises(ValueError, match='no held-out curve'):
     learning_speed.curve(fold)
+

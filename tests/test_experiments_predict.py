@@ -157,3 +157,15 @@ def test_help_lists_every_input_extension_predict_takes():
   listed = ' '.join(proc.stdout.split())  # absl wraps help lines
   for ext in inference.AUDIO_EXTS + inference.VIDEO_EXTS + inference.IMAGE_EXTS:
     assert ext in listed.split('--input:')[1].split('--')[0], ext
+
+
+def test_an_audio_model_on_a_video_counts_its_sound_tracks_segments(
+    audio_model, tmp_path, capsys):
+  rng = np.random.default_rng(0)
+  speaker = synthetic.make_speakers(rng, 1)[0]
+  y = synthetic.render(rng, speaker, 'anger', 1.2)
+  frames = [np.full((32, 32, 3), 128, np.uint8)] * 12
+  clip = testing.write_av(tmp_path / 'clip.avi', frames, y)
+  assert _predict(audio_model, clip) == 0
+  first = capsys.readouterr().out.splitlines()[0]
+  assert first.endswith('(2 segments)'), first

@@ -296,3 +296,10 @@ def test_a_run_writes_tensorboard_scalars_per_generation_and_fold(scratch):
   (step, ua), = scalars['fold_0/test/ua']
   assert step == generations
   assert ua == pytest.approx(results['folds'][0]['utterance']['ua'])
+
+
+def test_seeds_that_are_not_integers_are_one_error_naming_the_field():
+  from experiments.lib import validate  # pylint: disable=g-import-not-at-top
+  config = tiny_config(seeds=('a', 'b'))
+  with pytest.raises(ValueError, match='config.seeds must be non-negative'):
+    validate.check_config(config)

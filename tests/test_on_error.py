@@ -2,6 +2,7 @@
 'raise' stops naming the file and the setting, 'skip' leaves it out and the
 run says which, and more than config.max_skipped_fraction_files skipped
 stops the run."""
+import dataclasses
 import json
 
 import numpy as np
@@ -180,3 +181,39 @@ def test_a_still_face_corpus_with_a_faceless_photo_evolves_end_to_end(
   assert written['skipped_files'] == {'target': [BLANK_SKIPPED], 'source': []}
   assert ('1 corpus file(s) skipped as unreadable' in
           (tmp_path / 'summary.md').read_text())
+
+
+def _features_with_a_nan(tmp_path):
+  """The synthetic corpus as a user's .npz, one value of row 3 NaN."""
+  from data_prep import store  # pylint: disable=g-import-not-at-top
+  from data_prep import synthetic  # pylint: disable=g-import-not-at-top
+  fs = synthetic.make_corpus(num_speakers=2, num_classes=3,
+                             utterances_per_class=2)
+  x = np.array(fs.x)
+  x[3, 0, 0, 0] = np.nan
+  path = str(tmp_path / 'user.npz')
+  store.save(dataclasses.replace(fs, x=x), path)
+  return path, fs.utterance_ids[fs.utterance[3]]
+
+
+def test_non_finite_features_are_refused_when_loaded(tmp_path):
+  from experiments.configs import default  # pylint: disable=g-import-not-at-top
+  from experiments.lib import data  # pylint: disable=g-import-not-at-top
+  path, utterance = _features_with_a_nan(tmp_path)
+  with pytest.raises(ValueError, match=r'user.npz: non-finite feature values '
+                     r'\(NaN/inf\) in 1 row\(s\) \[3\]') as e:
+    data.load_corpus(path, default.get_config())
+  assert utterance in str(e.value)
+
+
+def test_on_error_skip_drops_the_utterance_with_non_finite_features(tmp_path):
+  from experiments.configs import default  # pylint: disable=g-import-not-at-top
+  from experiments.lib import data  # pylint: disable=g-import-not-at-top
+  path, utterance = _features_with_a_nan(tmp_path)
+  config = default.get_config()
+  config.on_error = 'skip'
+  config.max_skipped_fraction_files = 0.5
+  fs = data.load_corpus(path, config)
+  assert np.isfinite(fs.x).all()
+  assert utterance not in {fs.utterance_ids[u] for u in fs.utterance}
+  assert data.skipped_files(fs) == [f'{utterance}: non-finite features']

@@ -32,6 +32,7 @@ import os
 import re
 from typing import Mapping, Sequence
 
+from absl import logging
 import numpy as np
 
 from data_prep import corpora
@@ -241,15 +242,50 @@ def check_skipped(fs: store.FeatureSet, what: str, max_fraction: float
         f'{max_fraction:g}; first: {skipped[0]}')
 
 
+def non_finite_rows(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
+  """int64 indices of the rows of x [n, ...] holding NaN or inf (checked a
+  chunk of rows at a time: no full-size boolean copy)."""
+  x = np.asarray(x)
+  bad = [start + np.flatnonzero(~np.isfinite(
+      x[start:start + chunk].reshape(min(chunk, len(x) - start), -1)).all(1))
+         for start in range(0, len(x), chunk)]
+  return np.concatenate(bad) if bad else np.zeros(0, np.int64)
+
+
+def refuse_non_finite(fs: store.FeatureSet, what: str, on_error: str
+                      ) -> store.FeatureSet:
+  """Rows with NaN/inf are an error naming `what`, its rows and their
+  utterances (they would train to the end on garbage); under
+  on_error='skip' those utterances are dropped and listed as skipped."""
+  bad = non_finite_rows(fs.x)
+  if not bad.size:
+    return fs
+  utterances = np.unique(fs.utterance[bad])
+  ids = [fs.utterance_ids[u] for u in utterances]
+  if on_error != 'skip':
+    raise ValueError(
+        f'{what}: non-finite feature values (NaN/inf) in {bad.size} row(s) '
+        f'{bad[:5].tolist()}{" ..." if bad.size > 5 else ""} of '
+        f'{len(ids)} utterance(s) {ids[:3]}{" ..." if len(ids) > 3 else ""}'
+        '; fix the features, or leave them out with config.on_error=skip')
+  kept = store.select(fs, ~np.isin(fs.utterance, utterances))
+  kept.params['skipped'] = list(fs.params.get('skipped') or ()) + [
+      f'{i}: non-finite features' for i in ids]
+  logging.warning('%s: left out %d utterance(s) with non-finite features: '
+                  '%s', what, len(ids), ', '.join(ids[:10]))
+  return kept
+
+
 def load_one(spec: str, config) -> store.FeatureSet:
-  """One corpus spec (no '+'): its rows after the filters."""
+  """One corpus spec (no '+'): its rows after the filters; rows with
+  non-finite features refused (`refuse_non_finite`)."""
   name, filters = parse_spec(spec)
-  _, max_fraction = skip_settings(config)
+  on_error, max_fraction = skip_settings(config)
   faces = filters.get('faces', (face_setting(config),))[0]
   if name.endswith('.npz'):
     if not os.path.isfile(name):
       raise FileNotFoundError(f'feature file {name!r} not found')
-    fs = store.load(name)
+    fs = refuse_non_finite(store.load(name), name, on_error)
     check_skipped(fs, name, max_fraction)  # extracted with on_error skip
     return _filter(fs, filters, spec)
   feature_params = config.get('feature_params', None)
@@ -272,6 +308,7 @@ def load_one(spec: str, config) -> store.FeatureSet:
           f'corpus {name!r} not found: {root!r} is not a directory (set '
           f'--config.data_root to the folder holding {name}/)')
     fs = _cached(name, root, config, faces)
+  fs = refuse_non_finite(fs, name, on_error)
   check_skipped(fs, name, max_fraction)
   return _filter(fs, filters, spec)
 

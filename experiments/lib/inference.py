@@ -245,7 +245,10 @@ def predict_rows(model: Model, x: np.ndarray | None,
 
 
 def predict_file(model: Model, path: str) -> dict[str, Any]:
-  """{'input', 'modality', 'n_rows', 'prediction', 'probabilities'} of a file.
+  """{'input', 'modality', 'rows', 'n_rows', 'prediction', 'probabilities'}
+  of a file. modality: the file's kind; rows: what the model scored of it,
+  by the model's modality ('segments' of audio, a video's sound track
+  included; 'frames' of a video; 'face' of an image).
 
   probabilities: class name -> probability, sorted from most to least likely.
   """
@@ -256,15 +259,19 @@ def predict_file(model: Model, path: str) -> dict[str, Any]:
   order = np.argsort(-probs, kind='stable')
   return {
       'input': path, 'modality': input_kind(path),
+      'rows': ROW_KINDS[model.modality],
       'n_rows': int(len(x) if x is not None else 1),
       'prediction': model.class_names[order[0]],
       'probabilities': {model.class_names[i]: float(probs[i]) for i in order},
   }
 
 
+# What one scored row of a file is, by the model's modality.
+ROW_KINDS = {'audio': 'segments', 'video': 'frames', 'image': 'face'}
+
+
 def format_table(result: dict[str, Any]) -> str:
-  rows = {'audio': 'segments', 'video': 'frames', 'image': 'face'}[
-      result['modality']]
+  rows = result['rows']
   width = max(len('class'), *map(len, result['probabilities']))
   lines = [f"{result['input']}: {result['prediction']} "
            f"({result['n_rows']} {rows})", '',

@@ -32,6 +32,7 @@ def check_config(config) -> None:
   if config.task != 'scratch' and not config.sources:
     raise ValueError(f'config.task={config.task!r} needs config.sources')
   controls.check(config)
+  _indices(config, 'seeds')  # '--config.seeds=a,b': one line naming it
   for spec in (config.target, *config.sources):
     data.corpus_names(spec)  # unknown corpus or filter: fail before any work
   if config.modality not in MODALITIES:
