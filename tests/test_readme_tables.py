@@ -194,6 +194,7 @@ def _write_speed_runs(runs, named):
                   for i, ua in enumerate(uas)]}))
 
 
+@pytest.mark.slow  # a whole readme_tables.sh run; learning_speed has its specs
 def test_issue33_block_compares_transfer_with_each_control_and_its_speed(
     tmp_path):
   runs = tmp_path / 'runs'
