@@ -253,15 +253,15 @@ section 'Learning curves with `improved_heldout`, EMO-DB → RAVDESS: ![learning
 
 {
 # Issue 35: improved_svm on the four cells against the speaker-normalised
-# anchor (ComParE + speaker norm + SVM, C chosen on training speakers), cell()
-# as above (its plain ComParE comparison is left out where that file is absent).
+# anchor (ComParE + speaker norm + SVM, C chosen on training speakers).
 sv='`improved_svm` (chosen on training speakers; transductive)'
+sn='ComParE + SVM + speaker norm (transductive)'
 for c in emodb ravdess; do
   name=$([ $c = emodb ] && echo EMO-DB || echo RAVDESS)
-  cell $c random_kfold sv_${c}_random $A/${c}_ComParE_2016_random_kfold_speaker_norm.json \
-   'ComParE + SVM + speaker norm (transductive)' "**$name, random 5-fold**" tbl "$sv"
-  cell $c speaker_kfold sv_${c}_loso $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json \
-   'ComParE + SVM + speaker norm (transductive)' "**$name, leave-one-speaker-out**" tbl_seeds "$sv"
+  section "**$name, random 5-fold**, against $sn" tbl "$(files $A/${c}_ComParE_2016_random_kfold_speaker_norm.json)" "$sn" \
+   "$(row "$sv" "$(seed_dirs sv_${c}_random)")"
+  section "**$name, leave-one-speaker-out** (folds averaged over seeds), against $sn" tbl_seeds "$(files $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json)" "$sn" \
+   "$(row "$sv" "$(seed_dirs sv_${c}_loso)")"
 done
 # The scratch cells' controls (issue 33) beside it, on the same folds.
 for c in emodb ravdess; do

@@ -136,7 +136,7 @@ def plot_pathway_map(occupancy, best_genotype, path: str, frozen=None,
   occupancy = np.asarray(occupancy, np.float64)
   num_layers, num_modules = occupancy.shape
   width = max(7.0, 0.36 * num_modules + 2.5)
-  fig, ax = plt.subplots(figsize=(width, 0.6 * num_layers + 2.4))
+  fig, ax = plt.subplots(figsize=(width, 0.45 * num_layers + 1.8))
   image = ax.imshow(occupancy, cmap='viridis', vmin=0.0, vmax=1.0,
                     aspect='equal')
   for l, row in enumerate(np.asarray(best_genotype)):
@@ -155,8 +155,8 @@ def plot_pathway_map(occupancy, best_genotype, path: str, frozen=None,
   ax.set_xlabel('module; red: best pathway' + (
       ', hatched: frozen source modules' if frozen is not None else ''),
                 fontsize=9)
-  fig.colorbar(image, ax=ax, shrink=0.8, pad=0.02,
-               label='share of population')
+  fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01, aspect=8,
+               label='share of\npopulation')
   if title:
     ax.set_title('\n'.join(textwrap.wrap(title, int(9 * width))),
                  fontsize=9)
