@@ -175,7 +175,7 @@ def test_an_unknown_block_name_is_one_error_line(tmp_path):
   assert proc.returncode == 1
   assert proc.stderr.strip() == (
       "error: unknown block 'nope' in BLOCKS (blocks: cross_corpus curves "
-      'anchor issue20 issue26)')
+      'anchor issue20 issue26 issue35 issue33)')
   assert doc.read_bytes() == before
 
 
