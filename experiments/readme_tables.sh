@@ -282,18 +282,18 @@ done
 # transfer), evolution against the independent control, and learning speed.
 # Workdirs: l33_<src>_<tgt>_<method>_f<f> (seeds 0, 1, 2 with --config.seeds);
 # anchors: $A/<tgt>_ComParE_2016_random_kfold_speaker_norm_f<f>.json.
-l33() {  # SRC TGT SRC_NAME TGT_NAME
-  local s=$1 t=$2 sn=$3 tn=$4 f pct w
+l33() {  # SRC TGT SRC_NAME TGT_NAME TGT_CORPUS
+  local s=$1 t=$2 sn=$3 tn=$4 tc=$5 f pct w
   for f in 0.1 0.25 1.0; do
     w=l33_${s}_${t}; pct=$(python -c "print(f'{100 * $f:g} %')")
-    section "**$sn → $tn, $tn random 5-fold, $pct of each training fold's utterances: each method against PathNet transfer**" \
+    [ -n "$(seed_dirs ${w}_transfer_f$f)" ] && section "**$sn → $tn, $tn random 5-fold, $pct of each training fold's utterances: each method against PathNet transfer**" \
      tbl "$(seed_dirs ${w}_transfer_f$f)" 'PathNet transfer' \
      "$(row 'PathNet scratch' "$(seed_dirs ${w}_scratch_f$f)")" \
      "$(row 'independent control (every module, from scratch)' "$(seed_dirs ${w}_independent_f$f)")" \
      "$(row 'fine-tuning control (every module, source then target)' "$(seed_dirs ${w}_finetune_f$f)")" \
      "$(row 'fixed random pathway (scratch, no selection)' "$(seed_dirs ${w}_fixed_f$f)")" \
-     "$(row 'ComParE + SVM + speaker norm, same rows (transductive)' "$(files $A/${t}_ComParE_2016_random_kfold_speaker_norm_f$f.json)")"
-    section "**$sn → $tn, $pct: does evolution beat the independent control at equal steps?**" \
+     "$(row 'ComParE + SVM + speaker norm, same rows (transductive)' "$(files $A/${tc}_ComParE_2016_random_kfold_speaker_norm_f$f.json)")"
+    [ -n "$(seed_dirs ${w}_independent_f$f)" ] && section "**$sn → $tn, $pct: does evolution beat the independent control at equal steps?**" \
      tbl "$(seed_dirs ${w}_independent_f$f)" 'independent control' \
      "$(row 'PathNet scratch' "$(seed_dirs ${w}_scratch_f$f)")" \
      "$(row 'fixed random pathway' "$(seed_dirs ${w}_fixed_f$f)")"
@@ -309,18 +309,18 @@ l33() {  # SRC TGT SRC_NAME TGT_NAME
       --out="$TMP/speed_issue33_${s}_${t}_f$f.png" \
       --title="$sn → $tn, $pct of the labels: best held-out accuracy so far" "${sargs[@]}"
   done
-  section "**$sn → $tn: UA against the share of the labels** ![UA against label share, $sn → $tn](curve_issue33_${s}_${t}.png)" \
+  [ -n "$(lc_dirs l33_${s}_${t}_transfer)" ] && section "**$sn → $tn: UA against the share of the labels** ![UA against label share, $sn → $tn](curve_issue33_${s}_${t}.png)" \
    curve curve_issue33_${s}_${t}.png "$sn → $tn: $tn utterance UA, random 5-fold" 'PathNet transfer' \
    "PathNet transfer|$(lc_dirs l33_${s}_${t}_transfer)" \
    "PathNet scratch|$(lc_dirs l33_${s}_${t}_scratch)" \
    "independent control|$(lc_dirs l33_${s}_${t}_independent)" \
    "fine-tuning control|$(lc_dirs l33_${s}_${t}_finetune)" \
    "fixed random pathway|$(lc_dirs l33_${s}_${t}_fixed)" \
-   "ComParE + SVM + speaker norm|$(files $A/${t}_ComParE_2016_random_kfold_speaker_norm_f{0.1,0.25,1.0}.json)"
+   "ComParE + SVM + speaker norm|$(files $A/${tc}_ComParE_2016_random_kfold_speaker_norm_f{0.1,0.25,1.0}.json)"
   return 0
 }
-l33 rav emo RAVDESS EMO-DB
-l33 emo rav EMO-DB RAVDESS
+l33 rav emo RAVDESS EMO-DB emodb
+l33 emo rav EMO-DB RAVDESS ravdess
 } > "$TMP/issue33.md"
 
 [ -e "$TMP/failed" ] && die "a table failed to build (see above); $RESULTS_MD left unchanged"
