@@ -258,9 +258,9 @@ sv='`improved_svm` (chosen on training speakers; transductive)'
 sn='ComParE + SVM + speaker norm (transductive)'
 for c in emodb ravdess; do
   name=$([ $c = emodb ] && echo EMO-DB || echo RAVDESS)
-  section "**$name, random 5-fold**, against $sn" tbl "$(files $A/${c}_ComParE_2016_random_kfold_speaker_norm.json)" "$sn" \
+  [ -n "$(seed_dirs sv_${c}_random)" ] && section "**$name, random 5-fold**, against $sn" tbl "$(files $A/${c}_ComParE_2016_random_kfold_speaker_norm.json)" "$sn" \
    "$(row "$sv" "$(seed_dirs sv_${c}_random)")"
-  section "**$name, leave-one-speaker-out** (folds averaged over seeds), against $sn" tbl_seeds "$(files $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json)" "$sn" \
+  [ -n "$(seed_dirs sv_${c}_loso)" ] && section "**$name, leave-one-speaker-out** (folds averaged over seeds), against $sn" tbl_seeds "$(files $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json)" "$sn" \
    "$(row "$sv" "$(seed_dirs sv_${c}_loso)")"
 done
 # The scratch cells' controls (issue 33) beside it, on the same folds.
@@ -268,7 +268,7 @@ for c in emodb ravdess; do
   name=$([ $c = emodb ] && echo EMO-DB || echo RAVDESS)
   for p in random loso; do
     fn=tbl; [ $p = loso ] && fn=tbl_seeds
-    section "**$name, $([ $p = loso ] && echo leave-one-speaker-out || echo random 5-fold): PathNet against its controls (same view, rows, steps)**" \
+    [ -n "$(seed_dirs sv_${c}_${p}_independent sv_${c}_${p}_fixed)" ] && section "**$name, $([ $p = loso ] && echo leave-one-speaker-out || echo random 5-fold): PathNet against its controls (same view, rows, steps)**" \
      $fn "$(seed_dirs sv_${c}_$p)" '`improved_svm` (PathNet)' \
      "$(row 'independent control: every module active, from scratch' "$(seed_dirs sv_${c}_${p}_independent)")" \
      "$(row 'fixed random pathway, no selection' "$(seed_dirs sv_${c}_${p}_fixed)")"

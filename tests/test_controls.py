@@ -124,6 +124,7 @@ def method_results(tmp_path_factory):
   return out
 
 
+@pytest.mark.slow  # four whole transfer protocols (the module fixture)
 def test_every_method_trains_the_same_target_sgd_steps(method_results):
   steps = {m: [f['target_sgd_steps'] for f in r['folds']]
            for m, (_, r) in method_results.items()}
@@ -134,6 +135,7 @@ def test_every_method_trains_the_same_target_sgd_steps(method_results):
   assert fold['sgd_steps_per_generation'] == 2 * fold['steps_per_pathway']
 
 
+@pytest.mark.slow  # four whole transfer protocols (the module fixture)
 def test_finetune_keeps_no_module_frozen_and_transfer_does(method_results):
   folds = {m: r['folds'][0] for m, (_, r) in method_results.items()}
   assert 'frozen_modules' not in folds['finetune']
@@ -141,6 +143,7 @@ def test_finetune_keeps_no_module_frozen_and_transfer_does(method_results):
   assert np.asarray(folds['pathnet']['frozen_modules']).any()
 
 
+@pytest.mark.slow  # four whole transfer protocols (the module fixture)
 def test_pathway_map_is_written_beside_fitness_and_to_tensorboard(
     method_results):
   workdir, results = method_results['pathnet']
@@ -155,6 +158,7 @@ def test_pathway_map_is_written_beside_fitness_and_to_tensorboard(
   assert np.all((occupancy.sum(1) >= 1) & (occupancy.sum(1) <= 4))
 
 
+@pytest.mark.slow  # four whole transfer protocols (the module fixture)
 def test_the_independent_control_holds_every_module_all_the_time(
     method_results):
   occupancy = np.asarray(
