@@ -187,15 +187,8 @@ def write_png(tb: Writer, step: int, tag: str, path: str) -> None:
 def read_images(directory: str) -> dict[str, list[tuple[int, bytes]]]:
   """{tag: [(step, PNG bytes), ...]} of the image events in `directory` (a
   workdir's `log_dir`), as read_scalars reads scalars."""
-  out: dict[str, list[tuple[int, bytes]]] = {}
-  for path in sorted(glob.glob(os.path.join(directory, _EVENTS_GLOB))):
-    for data in _records(path):
-      event = event_pb2.Event.FromString(data)
-      for value in event.summary.value:
-        if value.WhichOneof('value') == 'image':
-          out.setdefault(value.tag, []).append(
-              (int(event.step), value.image.encoded_image_string))
-  return out
+  return _read_values(directory, 'image',
+                      lambda v: v.image.encoded_image_string)
 
 
 def write_history(tb: Writer, history: Mapping[str, Sequence[float]],
@@ -246,13 +239,19 @@ def _records(path: str) -> Iterator[bytes]:
 def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
   """{tag: [(step, value), ...]} of every event file in `directory` (a
   workdir's `log_dir`), files in name order, events in file order."""
-  out: dict[str, list[tuple[int, float]]] = {}
+  return _read_values(directory, 'simple_value',
+                      lambda v: float(v.simple_value))
+
+
+def _read_values(directory: str, kind: str, read) -> dict[str, list]:
+  """{tag: [(step, read(value)), ...]} of the summary values of one kind
+  ('simple_value', 'image') in the directory's event files, in order."""
+  out: dict[str, list] = {}
   for path in sorted(glob.glob(os.path.join(directory, _EVENTS_GLOB))):
     for data in _records(path):
       event = event_pb2.Event.FromString(data)
       for value in event.summary.value:
-        if value.WhichOneof('value') == 'simple_value':
-          out.setdefault(value.tag, []).append(
-              (int(event.step), float(value.simple_value)))
+        if value.WhichOneof('value') == kind:
+          out.setdefault(value.tag, []).append((int(event.step), read(value)))
   return out
 
