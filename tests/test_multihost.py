@@ -206,9 +206,9 @@ def test_killed_and_resumed_two_process_run_ends_with_the_same_ga_state(
                                     err_msg=key)
 
 
-OUTPUTS = ('config.json', 'fold_0/scores.json', 'results.json', 'summary.md',
-           'confusion.png', 'fitness.png', 'model/normalizer.npz',
-           'model/meta.json')
+OUTPUTS = ('config.json', 'fold_0/scores.json', 'fold_0/pathway_map.png',
+           'results.json', 'summary.md', 'confusion.png', 'fitness.png',
+           'pathway_map.png', 'model/normalizer.npz', 'model/meta.json')
 
 
 @pytest.mark.slow  # ~1 min each: another 2-process launch
