@@ -1,7 +1,8 @@
 """Command line: `python -m data_prep extract --corpus emodb --root DIR ...`.
 
-Extracts a corpus's features into an .npz (reused when inputs and
-parameters are unchanged) and prints a one-line summary. A corpus without a
+Extracts a corpus's features into a store (`--out X.fs`: a memory-mapped
+directory; `--out X.npz`: one archive; reused when inputs and parameters
+are unchanged) and prints a one-line summary. A corpus without a
 reader: `--corpus manifest:PATH.csv` (no --root). A bad corpus, manifest or
 file is one `error: ...` line and exit code 1.
 """
@@ -20,13 +21,14 @@ from data_prep import video
 def parse_args(argv: list[str]) -> argparse.Namespace:
   parser = argparse.ArgumentParser(prog='python -m data_prep')
   sub = parser.add_subparsers(dest='command', required=True)
-  ex = sub.add_parser('extract', help='corpus files → FeatureSet .npz')
+  ex = sub.add_parser('extract', help='corpus files → FeatureSet store')
   ex.add_argument('--corpus', required=True, type=corpus_name,
                   help=f'{"|".join(corpora.NAMES)}|{corpora.MANIFEST}PATH.csv')
   ex.add_argument('--root', default=None,
                   help='corpus folder (not for a manifest)')
   ex.add_argument('--modality', default='audio', choices=corpora.MODALITIES)
-  ex.add_argument('--out', required=True, help='.npz to write')
+  ex.add_argument('--out', required=True,
+                  help='store to write: DIR.fs (memory-mapped rows) or X.npz')
   ex.add_argument('--workers', type=int, default=2,
                   help='processes (1 = in this process)')
   ex.add_argument('--on_error', default='raise', choices=('raise', 'skip'),
@@ -39,6 +41,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                   'of log-mel segments')
   ex.add_argument('--frame_step', type=int, default=None,
                   help='video: keep every n-th frame (default 1)')
+  ex.add_argument('--max_frames', type=int, default=None,
+                  help='video: at most this many of the kept frames per clip, '
+                  'evenly spaced (default 0: all)')
   ex.add_argument('--faces', default=None, choices=video.FACES,
                   help="video/image: 'detect' a face in each frame (default) "
                   "or 'given': the files are face crops already (FER2013, "
@@ -70,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides['functionals'] = args.functionals
   if args.frame_step is not None and args.modality == 'video':
     overrides['frame_step'] = args.frame_step
+  if args.max_frames is not None and args.modality == 'video':
+    overrides['max_frames'] = args.max_frames
   if args.faces is not None and args.modality in ('video', 'image'):
     overrides['faces'] = args.faces
   start = time.perf_counter()

@@ -203,8 +203,9 @@ def image_face_crops(path: str | os.PathLike, size: int = 64,
 
 def face_crops(path: str | os.PathLike, size: int = 64, frame_step: int = 1,
                params: DetectorParams = DetectorParams(),
-               faces: str = 'detect') -> np.ndarray:
-  """Face crops of every `frame_step`-th frame of a video.
+               faces: str = 'detect', max_frames: int = 0) -> np.ndarray:
+  """Face crops of every `frame_step`-th frame of a video (at most
+  `max_frames` of them, evenly spaced).
 
   Args:
     path: a video file OpenCV can decode (data_prep.formats.VIDEO_EXTS).
@@ -212,6 +213,9 @@ def face_crops(path: str | os.PathLike, size: int = 64, frame_step: int = 1,
     frame_step: keep frames 0, step, 2·step, ... (1 = every frame, paper).
     params: detection settings.
     faces: 'detect' (Haar, the paper) or 'given' (each frame is the face).
+    max_frames: of those kept frames, at most this many, evenly spaced
+      (`sample_indices`; the video is decoded once more to count them);
+      0 = all (the paper).
 
   Returns:
     uint8[n_kept_frames, size, size, 3] RGB crops, one per kept frame.
@@ -224,9 +228,13 @@ def face_crops(path: str | os.PathLike, size: int = 64, frame_step: int = 1,
   if frame_step < 1:
     raise ValueError(f'frame_step must be ≥ 1, got {frame_step}')
   given = check_faces(faces) == 'given'
+  keep = None  # indices among the kept frames; None: all
+  if check_max_frames(max_frames):
+    n_kept = -(-count_frames(path) // frame_step)
+    keep = set(sample_indices(n_kept, max_frames).tolist())
   crops: list[np.ndarray | None] = []
   for i, frame in enumerate(read_frames(path)):
-    if i % frame_step:
+    if i % frame_step or (keep is not None and i // frame_step not in keep):
       continue
     if given:
       crops.append(given_face(frame, size))
@@ -246,16 +254,27 @@ def face_crops(path: str | os.PathLike, size: int = 64, frame_step: int = 1,
   return out
 
 
+def sample_indices(n: int, k: int) -> np.ndarray:
+  """k of range(n), evenly spaced: the middle of each of k equal parts
+  (all n when k is 0 or ≥ n)."""
+  if not k or k >= n:
+    return np.arange(n)
+  return ((2 * np.arange(k) + 1) * n) // (2 * k)
+
+
+def check_max_frames(max_frames: int) -> int:
+  """`max_frames` when a count ≥ 0 (0 = every frame); ValueError otherwise."""
+  if isinstance(max_frames, bool) or not isinstance(
+      max_frames, (int, np.integer)) or max_frames < 0:
+    raise ValueError(f'max_frames must be an integer ≥ 0 (0 = all frames), '
+                     f'got {max_frames!r}')
+  return int(max_frames)
+
+
 def read_frames(path: str) -> Iterator[np.ndarray]:
   """Yields uint8[h, w, 3] RGB frames of a video (OpenCV's decoder)."""
-  if not os.path.isfile(path):
-    raise VideoError(f'{path}: no such file')
-  if os.path.getsize(path) == 0:
-    raise VideoError(f'{path}: empty file (0 bytes)')
-  cap = cv2.VideoCapture(path)
+  cap = _capture(path)
   try:
-    if not cap.isOpened():
-      raise VideoError(f'{path}: unreadable video (OpenCV cannot open it)')
     while True:
       ok, bgr = cap.read()
       if not ok:
@@ -265,15 +284,43 @@ def read_frames(path: str) -> Iterator[np.ndarray]:
     cap.release()
 
 
+def count_frames(path: str) -> int:
+  """Decodable frames of a video, counted by decoding (the container's
+  frame count is missing or wrong in some formats)."""
+  cap = _capture(path)
+  try:
+    n = 0
+    while cap.grab():
+      n += 1
+    return n
+  finally:
+    cap.release()
+
+
+def _capture(path: str) -> cv2.VideoCapture:
+  if not os.path.isfile(path):
+    raise VideoError(f'{path}: no such file')
+  if os.path.getsize(path) == 0:
+    raise VideoError(f'{path}: empty file (0 bytes)')
+  cap = cv2.VideoCapture(path)
+  if not cap.isOpened():
+    cap.release()
+    raise VideoError(f'{path}: unreadable video (OpenCV cannot open it)')
+  return cap
+
+
 def crop_params(size: int = 64, frame_step: int = 1, faces: str = 'detect',
-                **detector: Any) -> dict[str, Any]:
+                max_frames: int = 0, **detector: Any) -> dict[str, Any]:
   """JSON-serialisable description of the video features (cache key).
 
-  `faces` is listed only when 'given', so the key of detected crops (the
-  default) is the one earlier caches were written with.
+  `faces` is listed only when 'given' and `max_frames` only when set, so
+  the key of the defaults (detected crops of every kept frame) is the one
+  earlier caches were written with.
   """
   given = {'faces': 'given'} if check_faces(faces) == 'given' else {}
-  return dict(size=size, frame_step=frame_step, **given,
+  max_frames = check_max_frames(max_frames)
+  sampled = {'max_frames': max_frames} if max_frames else {}
+  return dict(size=size, frame_step=frame_step, **given, **sampled,
               **dataclasses.asdict(DetectorParams(**detector)),
               cascade=CASCADE)
 

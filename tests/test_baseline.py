@@ -179,14 +179,14 @@ def test_evaluate_opensmile_anchor_on_a_tiny_corpus(tmp_path):
   assert {f['svm']['inner'] for f in result['per_fold']} == {'utterances'}
   # Leave-one-speaker-out folds need no log-mel segments: none extracted.
   assert result['fold_rows'] == 'functionals'
-  assert [p.name.split('_')[1] for p in (tmp_path / 'cache').glob('*.npz')
+  assert [p.name.split('_')[1] for p in (tmp_path / 'cache').glob('*.fs')
           ] == ['eGeMAPSv02']
   kfold = anchor.evaluate(
       'emodb', 'opensmile:eGeMAPSv02', protocol='random_kfold', n_splits=2,
       data_root=str(tmp_path), cache_dir=str(tmp_path / 'cache'),
       classifier='linear_svc')
   assert kfold['fold_rows'] == 'segments' and kfold['C'] == 0.01
-  assert len(list((tmp_path / 'cache').glob('emodb_audio_*.npz'))) == 1
+  assert len(list((tmp_path / 'cache').glob('emodb_audio_*.fs'))) == 1
 
 
 def test_svc_on_the_gram_matrix_is_the_linear_kernel_svc():

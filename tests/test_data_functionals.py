@@ -47,7 +47,7 @@ def test_functionals_are_cached_apart_from_log_mel(emodb_tree, tmp_path):
   logmel = store.cached_features('emodb', emodb_tree, 'audio', cache,
                                  workers=1, progress=False)
   assert logmel.x.shape[1:] == (64, 64, 3)
-  assert [len(list(cache.glob(f'emodb_{kind}_*.npz')))
+  assert [len(list(cache.glob(f'emodb_{kind}_*.fs')))
           for kind in ('audio', 'eGeMAPSv02')] == [1, 1]
 
 

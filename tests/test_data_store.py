@@ -139,7 +139,9 @@ def test_cached_features_extracts_once(emodb_tree, tmp_path, counting):
   assert_same(a, b)
   store.cached_features('emodb', emodb_tree, 'audio', tmp_path / 'c',
                         workers=1, params={'n_mels': 32}, progress=False)
-  assert len(list((tmp_path / 'c').glob('emodb_audio_*.npz'))) == 2
+  assert isinstance(a.x, np.memmap)  # the cache is a memory-mapped store
+  assert len(list((tmp_path / 'c').glob('emodb_audio_*.fs'))) == 2
+  assert not list((tmp_path / 'c').glob('.*'))  # no temporary left behind
 
 
 def test_on_error_skip_and_raise(emodb_tree, tmp_path, caplog):

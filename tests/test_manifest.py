@@ -175,7 +175,7 @@ def test_spec_with_filters_and_pooling(audio_set, tmp_path):
   np.testing.assert_array_equal(np.unique(fs.label), [0, 1])
   pooled = data.load_corpus(f'{spec}:sex=f+{spec}:sex=m', config)
   assert set(pooled.speaker) == {'voices:s1', 'voices:s2'}
-  assert list(Path(config.cache_dir).glob('manifest_voices_*_audio_*.npz'))
+  assert list(Path(config.cache_dir).glob('manifest_voices_*_audio_*.fs'))
 
 
 def test_spec_errors(tmp_path):
