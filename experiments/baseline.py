@@ -44,7 +44,7 @@ def define_flags() -> None:
   beside other binaries that define --out or --features."""
   flags.DEFINE_string(
       'corpus', 'synthetic', 'Corpus spec as in configs (emodb, ravdess, '
-      'emodb:sex=f, synthetic) or a segment FeatureSet .npz.')
+      'emodb:sex=f, synthetic) or a segment FeatureSet (.npz or .fs).')
   flags.DEFINE_string(
       'features', anchor.LOGMEL_STATS, f'{anchor.LOGMEL_STATS} (the trivial '
       f'baseline) or {anchor.OPENSMILE_PREFIX}ComParE_2016 / '
@@ -88,7 +88,7 @@ def main(argv: Sequence[str]) -> None:
   del argv
   f = flags.FLAGS
   corpus, features = f.corpus, f.features
-  if features.endswith('.npz'):  # the trivial baseline's original form
+  if data.is_feature_file(features):  # the trivial baseline's original form
     corpus, features = features, anchor.LOGMEL_STATS
   if not 0 < f.train_fraction <= 1:
     raise ValueError('--train_fraction must be in (0, 1], got '

@@ -52,6 +52,14 @@ class Sizes:
   scaling_pathways: int = 8
   finetune_preset: str = ''
   gemm_size: int = 4096  # n of the n×n×n product that measures GEMM peak
+  # cost_growth: utterances (x 5 segments) at population 20 / 20 modules /
+  # 1 run; then population, modules and runs (folds x seeds) at the
+  # second utterance count; extraction file counts.
+  cost_utterances: tuple[int, ...] = (200, 2000, 20000, 100000)
+  cost_populations: tuple[int, ...] = (20, 64, 200)
+  cost_modules: tuple[int, ...] = (20, 50, 100)
+  cost_runs: tuple[int, ...] = (1, 3, 10)
+  cost_files: tuple[int, ...] = (1000, 5000, 20000)
 
 
 PAPER = Sizes()
@@ -60,7 +68,9 @@ TINY = Sizes(example_shape=(8, 8, 3), num_layers=2, num_modules=6,
              population=6, rows=128, pathway_counts=(4,), dense_counts=(4,),
              work=4, reps=1, fallback_train_rows=96, n_folds=3,
              fitness_tournaments=(1, 3), fitness_budget_s=0.5, transfer_generations=2, cnn_epochs=1,
-             scaling_pathways=4, finetune_preset='tiny', gemm_size=64)
+             scaling_pathways=4, finetune_preset='tiny', gemm_size=64,
+             cost_utterances=(20, 40), cost_populations=(4,),
+             cost_modules=(4,), cost_runs=(1,), cost_files=(4, 8))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +85,7 @@ class Context:
   rounds: int = 3
   protocol_rounds: int = 2
   compare_rev: str = ''
+  out_dir: str = '.'  # where items write figures (beside --out)
 
   @property
   def quick(self) -> bool:
@@ -115,10 +126,12 @@ def blob_features(sizes: Sizes, n: int, seed: int = 0) -> store.FeatureSet:
       utterance_ids=tuple(f'u{i}' for i in range(int(utt.max()) + 1)))
 
 
-def find_features(pattern: str = os.path.join('features',
-                                              'emodb_audio*.npz')) -> str:
-  """The newest cached EMO-DB FeatureSet under the working directory, or ''."""
-  found = sorted(glob.glob(pattern), key=os.path.getmtime)
+def find_features(pattern: str = os.path.join('features', 'emodb_audio*')
+                  ) -> str:
+  """The newest cached EMO-DB FeatureSet (.fs store or .npz) under the
+  working directory, or ''."""
+  found = sorted((p for p in glob.glob(pattern)
+                  if p.endswith(('.fs', '.npz'))), key=os.path.getmtime)
   return found[-1] if found else ''
 
 

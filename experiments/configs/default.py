@@ -53,6 +53,11 @@ def get_config() -> ml_collections.ConfigDict:
   # speaker by its own unlabelled segments: transductive for a test speaker,
   # see experiments/lib/normalize.py) | 'none'.
   c.normalize = 'pixel'
+  # A fold's segment rows (as float32) over this many GB are read from the
+  # store a block at a time and become layer 1's pooled view block by block
+  # (experiments/lib/chunked.py; pooled views only); at or under it, the
+  # in-memory path. 0: always in memory.
+  c.data_memory_gb = 2.0
   # Fitness rows: 'train' (the paper: training accuracy, which reaches 1.0
   # and then decides nothing, issue 26), 'validation' (held-out utterances)
   # or 'heldout': a held-out part of each training fold that is

@@ -144,8 +144,10 @@ def score_variant(config, fs, funcs, folds, fold_ids, select_fraction,
     train_rows, test_rows = folds[i]
     fit_rows, fitness_rows, select_rows = split_training_fold(
         config, fs, train_rows, select_fraction, config.seed + i, select_by)
-    stats = views.fit(view, config.normalize, fs, funcs, fit_rows)
-    rows = lambda r, stats=stats: views.model_rows(view, stats, fs, funcs, r)
+    max_gb = float(config.data_memory_gb)
+    stats = views.fit(view, config.normalize, fs, funcs, fit_rows, max_gb)
+    rows = lambda r, stats=stats: views.model_rows(view, stats, fs, funcs, r,
+                                                   max_gb)
     x_fit, y_fit, _ = rows(fit_rows)
     fitness_x, fitness_y = x_fit, y_fit
     if fitness_rows is not None:

@@ -14,7 +14,8 @@ joined by ';'):
   'manifest:fer.csv:faces=given'  video/image files that are face crops
                          already: each frame or picture is the face, no
                          detection (overrides config.faces for this corpus)
-  'path/to/set.npz'      a FeatureSet written by data_prep.store.save
+  'path/to/set.npz'      a FeatureSet written by data_prep.store.save (or a
+                         memory-mapped 'path/to/set.fs' store folder)
 Several specs joined by '+' are pooled into one task ('enterface+savee').
 Corpus files give log-mel segments (or face crops), or, when the config has
 `feature_params={'functionals': 'ComParE_2016'}`, one row of openSMILE
@@ -36,6 +37,7 @@ from absl import logging
 import numpy as np
 
 from data_prep import corpora
+from data_prep import featureset
 from data_prep import labels
 from data_prep import store
 from data_prep import video
@@ -53,11 +55,19 @@ _HINT = ('set config.on_error=skip to skip such files, up to '
 _MANIFEST = re.compile(r'^(manifest:.+?\.csv)(?::(.*))?$', re.IGNORECASE)
 
 
+FEATURE_FILES = ('.npz', '.fs')  # data_prep.featureset's two formats
+
+
+def is_feature_file(name: str) -> bool:
+  """A FeatureSet on disk (an .npz, or a memory-mapped .fs store folder)."""
+  return name.rstrip('/').endswith(FEATURE_FILES)
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, tuple[str, ...]]]:
   """'emodb:sex=f' -> ('emodb', {'sex': ('f',)});
   'manifest:a.csv:sex=f' -> ('manifest:a.csv', {'sex': ('f',)})."""
-  if spec.endswith('.npz'):
-    return spec, {}
+  if is_feature_file(spec):
+    return spec.rstrip('/'), {}
   manifest = _MANIFEST.match(spec)
   if manifest:
     name, rest = manifest.group(1), manifest.group(2) or ''
@@ -84,7 +94,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, tuple[str, ...]]]:
       and not corpora.is_manifest(name)):
     raise ValueError(f'unknown corpus {name!r}; valid: synthetic, '
                      f'{", ".join(corpora.NAMES)}, manifest:PATH.csv, '
-                     'PATH.npz')
+                     'PATH.npz, PATH.fs')
   return name, filters
 
 
@@ -243,12 +253,14 @@ def check_skipped(fs: store.FeatureSet, what: str, max_fraction: float
 
 
 def non_finite_rows(x: np.ndarray, chunk: int = 4096) -> np.ndarray:
-  """int64 indices of the rows of x [n, ...] holding NaN or inf (checked a
-  chunk of rows at a time: no full-size boolean copy)."""
-  x = np.asarray(x)
-  bad = [start + np.flatnonzero(~np.isfinite(
-      x[start:start + chunk].reshape(min(chunk, len(x) - start), -1)).all(1))
-         for start in range(0, len(x), chunk)]
+  """int64 indices of the rows of x [n, ...] holding NaN or inf, checked a
+  chunk of rows at a time (featureset.read_rows: a memory-mapped store is
+  read, not mapped whole into the process)."""
+  bad = []
+  for start in range(0, len(x), chunk):
+    part = featureset.read_rows(x, start, min(start + chunk, len(x)))
+    bad.append(start + np.flatnonzero(
+        ~np.isfinite(part.reshape(len(part), -1)).all(1)))
   return np.concatenate(bad) if bad else np.zeros(0, np.int64)
 
 
@@ -282,8 +294,8 @@ def load_one(spec: str, config) -> store.FeatureSet:
   name, filters = parse_spec(spec)
   on_error, max_fraction = skip_settings(config)
   faces = filters.get('faces', (face_setting(config),))[0]
-  if name.endswith('.npz'):
-    if not os.path.isfile(name):
+  if is_feature_file(name):
+    if not os.path.exists(name):
       raise FileNotFoundError(f'feature file {name!r} not found')
     fs = refuse_non_finite(store.load(name), name, on_error)
     check_skipped(fs, name, max_fraction)  # extracted with on_error skip

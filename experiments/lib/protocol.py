@@ -107,15 +107,17 @@ class _Rows:
   statistics; with fold-independent statistics (each speaker's own, or
   none) the whole corpus is prepared once and a fold takes its rows."""
 
-  def __init__(self, view, stats, fs, funcs, corpus_wide: bool):
+  def __init__(self, view, stats, fs, funcs, corpus_wide: bool,
+               max_gb: float):
     self.view, self.stats, self.fs, self.funcs = view, stats, fs, funcs
-    self.all = (views.model_rows(view, stats, fs, funcs, np.arange(len(fs)))
-                if corpus_wide else None)
+    self.max_gb = max_gb
+    self.all = (views.model_rows(view, stats, fs, funcs, np.arange(len(fs)),
+                                 max_gb) if corpus_wide else None)
 
   def __call__(self, rows):
     if self.all is None:
       return views.model_rows(self.view, self.stats, self.fs, self.funcs,
-                              rows)
+                              rows, self.max_gb)
     take = (np.unique(self.fs.utterance[rows]) if self.view.per_utterance
             else rows)  # per utterance: row u of the corpus is utterance u
     return tuple(a[take] for a in self.all)
@@ -146,10 +148,10 @@ def plan(config, fs, seeds: Sequence[int], skip=frozenset(),
   that use them. Folds that several seeds share (leave-one-speaker-out)
   share their arrays, so a batch holds each fold's rows once."""
   view = views.of(config)
-  corpus_wide = None
+  corpus_wide, max_gb = None, float(config.data_memory_gb)
   if config.normalize in ('speaker', 'none'):
     corpus_wide = _Rows(view, views.fit(view, config.normalize, fs, funcs,
-                                        None), fs, funcs, True)
+                                        None, max_gb), fs, funcs, True, max_gb)
   prepared: dict[str, tuple] = {}
   out = []
   for seed in seeds:
@@ -168,7 +170,8 @@ def plan(config, fs, seeds: Sequence[int], skip=frozenset(),
       key = _rows_key(train_rows, fit_rows, fitness_rows, test_rows)
       if key not in prepared:
         rows = corpus_wide or _Rows(view, views.fit(
-            view, config.normalize, fs, funcs, train_rows), fs, funcs, False)
+            view, config.normalize, fs, funcs, train_rows, max_gb), fs, funcs,
+                                    False, max_gb)
         x_fit, y_fit, _ = rows(fit_rows)
         fitness_x = fitness_y = None
         if fitness_rows is not None:
@@ -210,7 +213,8 @@ def batch_id(names: Sequence[str]) -> str:
 
 def source_stats(config, src, src_funcs=None):
   """The source's normalisers, fitted on all of it (it trains on all)."""
-  return views.fit(views.of(config), config.normalize, src, src_funcs, None)
+  return views.fit(views.of(config), config.normalize, src, src_funcs, None,
+                   float(config.data_memory_gb))
 
 
 def source_runs(config, src, seeds: Sequence[int], src_funcs=None
@@ -221,7 +225,8 @@ def source_runs(config, src, seeds: Sequence[int], src_funcs=None
   the one with the best held-out fitness."""
   view = views.of(config)
   stats = source_stats(config, src, src_funcs)
-  rows = lambda r: views.model_rows(view, stats, src, src_funcs, r)[:2]
+  rows = lambda r: views.model_rows(view, stats, src, src_funcs, r,
+                                    float(config.data_memory_gb))[:2]
   if config.fitness != 'heldout':  # 'validation' held out target rows only
     x, y = rows(np.arange(len(src)))
     return [runs_lib.Run(key=keys_of(s)[0], x=x, y=y,

@@ -163,5 +163,5 @@ def missing_corpora(row: Row, config, data_root: str) -> list[str]:
   names = dict.fromkeys(n for s in specs(row, config)
                         for n in data.corpus_names(s))
   return [f'{n} ({config.modality})' for n in names
-          if n != 'synthetic' and not n.endswith('.npz') and
+          if n != 'synthetic' and not data.is_feature_file(n) and
           not corpus_available(n, data_root, config.modality)]

@@ -54,6 +54,9 @@ def check_config(config) -> None:
   if not 0 < float(config.train_fraction) <= 1:
     raise ValueError('config.train_fraction must be in (0, 1], got '
                      f'{config.train_fraction}')
+  if float(config.data_memory_gb) < 0:
+    raise ValueError('config.data_memory_gb must be >= 0 (0: always in '
+                     f'memory), got {config.data_memory_gb}')
   if int(config.ensemble_size) < 1:
     raise ValueError('config.ensemble_size must be >= 1 (1 = the best '
                      f'pathway alone), got {config.ensemble_size}')

@@ -22,6 +22,7 @@ import numpy as np
 
 from data_prep import functionals as functionals_lib
 from data_prep import store
+from experiments.lib import chunked
 from experiments.lib import data
 from experiments.lib import normalize
 from pathnet_jax import model as model_lib
@@ -104,13 +105,17 @@ def load_functionals(spec: str, config, segments: store.FeatureSet,
 
 
 def fit(view: View, mode: str, segments: store.FeatureSet,
-        funcs: Functionals | None, rows: np.ndarray | None):
+        funcs: Functionals | None, rows: np.ndarray | None,
+        max_gb: float | None = None):
   """(segment stats or None, functionals stats or None) fitted on the
-  training rows `rows` of `segments` (None: every row, e.g. a source)."""
+  training rows `rows` of `segments` (None: every row, e.g. a source);
+  segment rows over `max_gb` are read a block at a time (chunked.py)."""
   seg_stats = func_stats = None
   if view.segments is not None:
-    seg_stats = normalize.fit_normalizer(segments.x, mode, rows=rows,
-                                         speaker=segments.speaker)
+    n = len(segments) if rows is None or mode == 'speaker' else len(rows)
+    fit_fn = (chunked.fit_normalizer if chunked.needed(segments.x, n, max_gb)
+              else normalize.fit_normalizer)
+    seg_stats = fit_fn(segments.x, mode, rows=rows, speaker=segments.speaker)
   if funcs is not None:
     utts = (np.arange(len(funcs.x)) if rows is None else
             np.unique(segments.utterance[rows]))
@@ -120,13 +125,15 @@ def fit(view: View, mode: str, segments: store.FeatureSet,
 
 
 def model_rows(view: View, stats, segments: store.FeatureSet,
-               funcs: Functionals | None, rows: np.ndarray):
+               funcs: Functionals | None, rows: np.ndarray,
+               max_gb: float | None = None):
   """The rows layer 1 sees for segment rows `rows` of `segments`.
 
   Returns (x, label, utterance): segments' normalised rows (a segment
   view; pathnet_jax takes the view itself), [n, d] joined rows, or one row
   per utterance of `rows` (functionals alone), with their labels and
-  utterance indices.
+  utterance indices. Segment rows over `max_gb` GB become their pooled
+  view [n, d] a block at a time (chunked.py).
   """
   seg_stats, func_stats = stats
   if view.per_utterance:
@@ -136,12 +143,19 @@ def model_rows(view: View, stats, segments: store.FeatureSet,
     x = normalize.apply_normalizer(func_stats, funcs.x[utts],
                                    speaker=funcs.speaker[utts])
     return x, label, utts
-  x = normalize.apply_normalizer(seg_stats, segments.x[rows],
-                                 speaker=segments.speaker[rows])
+  if chunked.needed(segments.x, len(rows), max_gb):
+    chunked.check_view(view.segments, chunked.rows_gb(segments.x, len(rows)),
+                       max_gb)
+    x = chunked.pooled_rows(segments.x, seg_stats, segments.speaker, rows,
+                            view.segments)
+  else:
+    x = normalize.apply_normalizer(seg_stats, segments.x[rows],
+                                   speaker=segments.speaker[rows])
   if view.functionals is not None:
     utt = segments.utterance[rows]
-    pooled = np.asarray(model_lib.input_view(x, view.segments),
-                        np.float32).reshape(len(rows), -1)
+    pooled = (x if x.ndim == 2 else  # chunked: the view is taken already
+              np.asarray(model_lib.input_view(x, view.segments),
+                         np.float32).reshape(len(rows), -1))
     f = normalize.apply_normalizer(func_stats, funcs.x[utt],
                                    speaker=funcs.speaker[utt])
     x = np.concatenate([pooled, f], axis=1)
