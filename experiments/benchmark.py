@@ -18,6 +18,7 @@ generation, throughput, scaling, transfer, faces, and on request protocol
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -73,7 +74,8 @@ def main(argv: Sequence[str]) -> None:
       fs=store.load(features) if features else None, features=features,
       rounds=1 if f.quick else f.rounds,
       protocol_rounds=1 if f.quick else f.protocol_rounds,
-      compare_rev=f.compare_rev)
+      compare_rev=f.compare_rev,
+      out_dir=os.path.dirname(os.path.abspath(f.out)) if f.out else '.')
   results = registry.run(ctx, f.items)
   print(registry.markdown(results), flush=True)
   if f.out:

@@ -14,6 +14,9 @@ package with `run(ctx) -> result` and `markdown(result) -> lines`.
                 features) batched vs one run at a time (on request)
   cnn_protocol  a fine-tuning CNN protocol batched vs one run at a time
                 (on request)
+  cost_growth   peak RSS and time per generation as rows, population,
+                modules and runs grow; extraction against file count
+                (on request: ~30 min, 25 GB of scratch disk)
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 from experiments.benchmarks import cnn_protocol
 from experiments.benchmarks import common
+from experiments.benchmarks import cost_growth
 from experiments.benchmarks import faces
 from experiments.benchmarks import generation
 from experiments.benchmarks import protocol
@@ -50,6 +54,8 @@ ITEMS: dict[str, Item] = {
     'protocol': Item(protocol.run, protocol.markdown, on_request=True),
     'cnn_protocol': Item(cnn_protocol.run, cnn_protocol.markdown,
                          on_request=True),
+    'cost_growth': Item(cost_growth.run, cost_growth.markdown,
+                        on_request=True),
 }
 
 

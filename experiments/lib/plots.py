@@ -164,6 +164,20 @@ def plot_pathway_map(occupancy, best_genotype, path: str, frozen=None,
   _save(fig, path)
 
 
+def plot_loglog(series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                xlabel: str, path: str, title: str = '') -> None:
+  """name -> (x, y) as lines with markers on log-log axes (cost growth)."""
+  fig, ax = plt.subplots(figsize=(5.5, 4))
+  for name, (x, y) in series.items():
+    ax.loglog(x, y, marker='o', label=name)
+  ax.set_xlabel(xlabel)
+  ax.grid(True, which='both', alpha=0.3)
+  ax.legend()
+  if title:
+    ax.set_title(title)
+  _save(fig, path)
+
+
 def _save(fig, path: str) -> None:
   if os.path.dirname(path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
