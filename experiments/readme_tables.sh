@@ -33,6 +33,7 @@ for b in $BLOCKS; do
   case " $ALL_BLOCKS " in *" $b "*) ;; *) echo "error: unknown block '$b' in BLOCKS (blocks: $ALL_BLOCKS)" >&2; exit 1;; esac
 done
 die() { echo "error: $*" >&2; exit 1; }
+wanted() { case " $BLOCKS " in *" $1 "*) return 0;; esac; return 1; }  # only named blocks are computed
 [ -d "$RUNS" ] || die "no runs folder '$RUNS' (set RUNS=DIR): refusing to overwrite $RESULTS_MD with empty tables"
 [ -f "$RESULTS_MD" ] || die "$RESULTS_MD not found"
 for b in $BLOCKS; do
@@ -86,7 +87,7 @@ seed_dirs() { local w args=(); for w in "$@"; do args+=($RUNS/$w/seed_{0,1,2}/re
 # lc1 LC FULL: seed 1's full-data run, only once seed 1's curve runs exist
 lc1() { [ -f $RUNS/${1}_s1_f0.1/results.json ] && echo $RUNS/${2}_s1/results.json; }
 
-{
+wanted cross_corpus && {
 section '**RAVDESS → EMO-DB, EMO-DB random 5-fold: transfer against scratch**' \
  tbl "$(seeds improved_random 0 1 2)" '`improved` scratch' \
  "$(row '`improved` transfer RAVDESS → EMO-DB' "$(seeds a_rav_emo_improved 0 1 2)")"
@@ -118,7 +119,7 @@ speakers, random 5-fold), against each single source and scratch on the same fol
  "$(row '`improved` EMO-DB ♀ → ♂' "$(seeds ms_emof_emom 0 1 2)")"
 } > "$TMP/cross_corpus.md"
 
-{
+wanted curves && {
 section 'RAVDESS → EMO-DB: ![learning curve RAVDESS → EMO-DB](curve_ravdess_to_emodb.png)' \
  curve curve_ravdess_to_emodb.png 'RAVDESS → EMO-DB: EMO-DB utterance UA, random 5-fold' '`improved` scratch' \
  "\`improved\` transfer|$(files $RUNS/lc_rav_emo_tr_f{0.1,0.25,0.5}/results.json $RUNS/a_rav_emo_improved_s0/results.json $RUNS/lc_rav_emo_tr_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_rav_emo_tr a_rav_emo_improved))" \
@@ -130,7 +131,7 @@ section 'EMO-DB → RAVDESS: ![learning curve EMO-DB → RAVDESS](curve_emodb_to
  "\`improved\` scratch|$(files $RUNS/lc_rav_scratch_f{0.1,0.25,0.5}/results.json $RUNS/rav_improved_random_s0/results.json $RUNS/lc_rav_scratch_s1_f{0.1,0.25,0.5}/results.json $(lc1 lc_rav_scratch rav_improved_random))"
 } > "$TMP/curves.md"
 
-{
+wanted anchor && {
 section '**EMO-DB, random 5-fold (utterance-grouped)**' \
  tbl "$(files $A/emodb_ComParE_2016_random_kfold_nospeaker_norm.json)" 'ComParE+SVM' \
  "$(row '`paper`' "$(files $RUNS/paper_random/results.json)")" \
@@ -167,9 +168,7 @@ section '**RAVDESS, leave-one-speaker-out (12 folds)**' \
  "$(anchor_rows ravdess speaker_kfold)"
 } > "$TMP/anchor.md"
 
-{
-# Each cell against ComParE + SVM, then against the best speaker-normalised
-# anchor of that cell (the issue's bar; chosen by its mean UA).
+# Helpers of several blocks (defined whichever blocks are computed).
 ic='`improved_compare` (chosen on training speakers; transductive)'
 cell() {  # corpus protocol 'workdirs' best_anchor_file best_anchor_label heading table_fn [row label]
   local c=$1 p=$2 w=$3 best=$4 best_label=$5 heading=$6 fn=$7 label=${8:-$ic}
@@ -181,14 +180,6 @@ cell() {  # corpus protocol 'workdirs' best_anchor_file best_anchor_label headin
    $fn "$(files $best)" "$best_label" \
    "$(row "$label" "$(seed_dirs $w)")"
 }
-cell emodb random_kfold ic_emodb_random $A/emodb_eGeMAPSv02_random_kfold_speaker_norm.json \
- 'eGeMAPS + SVM + speaker norm (transductive)' '**EMO-DB, random 5-fold**' tbl
-cell emodb speaker_kfold 'ic_emodb_loso ic_emodb_loso_s12' $A/emodb_eGeMAPSv02_speaker_kfold_speaker_norm.json \
- 'eGeMAPS + SVM + speaker norm (transductive)' '**EMO-DB, leave-one-speaker-out**' tbl_seeds
-cell ravdess random_kfold 'ic_ravdess_random ic_ravdess_random_s12' $A/ravdess_ComParE_2016_random_kfold_speaker_norm.json \
- 'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, random 5-fold**' tbl
-cell ravdess speaker_kfold ic_ravdess_loso $A/ravdess_ComParE_2016_speaker_kfold_speaker_norm.json \
- 'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, leave-one-speaker-out**' tbl_seeds
 # transfer_at FRACTION VARIANT SCRATCH_DIR TRANSFER_DIR SOURCE TARGET [CNN_DIR]:
 # transfer against scratch with that share of each training fold's labels,
 # the CNN pre-trained on SOURCE and fine-tuned beside it, then the transfer
@@ -208,20 +199,32 @@ transfer_at() {
   return 0
 }
 rav_emo_at() { transfer_at "$1" "$2" "$3" "$4" RAVDESS EMO-DB; }
+# lc_dirs PREFIX [FULL]: a learning curve's workdirs, PREFIX_f0.1, PREFIX_f0.25
+# and the 100 % one, FULL (default PREFIX_f1.0)
+lc_dirs() { seed_dirs ${1}_f0.1 ${1}_f0.25 ${2:-${1}_f1.0}; }
+
+wanted issue20 && {
+# Each cell against ComParE + SVM, then against the best speaker-normalised
+# anchor of that cell (the issue's bar; chosen by its mean UA).
+cell emodb random_kfold ic_emodb_random $A/emodb_eGeMAPSv02_random_kfold_speaker_norm.json \
+ 'eGeMAPS + SVM + speaker norm (transductive)' '**EMO-DB, random 5-fold**' tbl
+cell emodb speaker_kfold 'ic_emodb_loso ic_emodb_loso_s12' $A/emodb_eGeMAPSv02_speaker_kfold_speaker_norm.json \
+ 'eGeMAPS + SVM + speaker norm (transductive)' '**EMO-DB, leave-one-speaker-out**' tbl_seeds
+cell ravdess random_kfold 'ic_ravdess_random ic_ravdess_random_s12' $A/ravdess_ComParE_2016_random_kfold_speaker_norm.json \
+ 'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, random 5-fold**' tbl
+cell ravdess speaker_kfold ic_ravdess_loso $A/ravdess_ComParE_2016_speaker_kfold_speaker_norm.json \
+ 'ComParE + SVM + speaker norm (transductive)' '**RAVDESS, leave-one-speaker-out**' tbl_seeds
 for f in 0.1 0.25 1.0; do
   scratch=ic_emo_scratch_f$f; [ $f = 1.0 ] && scratch=ic_emodb_random
   rav_emo_at $f improved_compare $scratch ic_rav_emo_f$f
 done
-# lc_dirs PREFIX [FULL]: a learning curve's workdirs, PREFIX_f0.1, PREFIX_f0.25
-# and the 100 % one, FULL (default PREFIX_f1.0)
-lc_dirs() { seed_dirs ${1}_f0.1 ${1}_f0.25 ${2:-${1}_f1.0}; }
 section 'Learning curves, RAVDESS → EMO-DB with `improved_compare`: ![learning curve, improved_compare](curve_issue20_ravdess_to_emodb.png)' \
  curve curve_issue20_ravdess_to_emodb.png 'RAVDESS → EMO-DB, improved_compare: EMO-DB utterance UA, random 5-fold' '`improved_compare` scratch' \
  "\`improved_compare\` transfer|$(lc_dirs ic_rav_emo ic_rav_emo_f1.0)" \
  "\`improved_compare\` scratch|$(lc_dirs ic_emo_scratch ic_emodb_random)"
 } > "$TMP/issue20.md"
 
-{
+wanted issue26 && {
 # Issue 26: improved_heldout on the four cells, against ComParE + SVM and the
 # best speaker-normalised anchor of issue 27 (ComParE + speaker norm on every
 # cell), cell() as above.
@@ -251,7 +254,7 @@ section 'Learning curves with `improved_heldout`, EMO-DB → RAVDESS: ![learning
  "fine-tuned CNN (pre-trained on EMO-DB)|$(lc_dirs ft_emo_rav)"
 } > "$TMP/issue26.md"
 
-{
+wanted issue35 && {
 # Issue 35: improved_svm on the four cells against the speaker-normalised
 # anchor (ComParE + speaker norm + SVM, C chosen on training speakers).
 sv='`improved_svm` (chosen on training speakers; transductive)'
@@ -276,7 +279,7 @@ for c in emodb ravdess; do
 done
 } > "$TMP/issue35.md"
 
-{
+wanted issue33 && {
 # Issue 33: per direction and share of the target's training labels, PathNet
 # transfer against scratch, the three controls and the anchor (the rows minus
 # transfer), evolution against the independent control, and learning speed.
