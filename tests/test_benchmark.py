@@ -157,3 +157,38 @@ def test_cnn_protocol_item_agrees_between_its_sides():
   assert step['fraction_of_gemm_peak'] == pytest.approx(
       step['gflop_per_s'] / step['gemm_peak_gflop_per_s'])
   assert '### 8.' in '\n'.join(cnn_protocol.markdown(r))
+
+
+def test_cost_growth_runs_only_on_request_and_fits_a_log_log_slope():
+  from experiments.benchmarks import cost_growth  # pylint: disable=g-import-not-at-top
+  assert 'cost_growth' not in registry.default_items()
+  assert cost_growth.slope([10, 100, 1000], [2, 20, 200]) == pytest.approx(1)
+  assert cost_growth.slope([10, 100], [3, 300]) == pytest.approx(2)
+
+
+def test_cost_worker_writes_a_memory_mapped_synthetic_store(tmp_path):
+  from data_prep import featureset  # pylint: disable=g-import-not-at-top
+  from experiments.benchmarks import cost_worker  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path / 'synthetic_6.fs')
+  cost_worker.synthetic_store(path, 6)
+  fs = featureset.load(path)
+  assert isinstance(fs.x, np.memmap) and fs.x.shape == (30, 64, 64, 3)
+  np.testing.assert_array_equal(fs.utterance, np.repeat(np.arange(6), 5))
+  np.testing.assert_array_equal(fs.label, np.repeat(np.arange(6) % 4, 5))
+  assert cost_worker.synthetic_store(path, 6) == 0.0  # reused, not rewritten
+
+
+@pytest.mark.slow
+def test_cost_growth_item_measures_every_point(tmp_path):
+  from experiments.benchmarks import cost_growth  # pylint: disable=g-import-not-at-top
+  s = common.TINY
+  r = cost_growth.run(common.Context(sizes=s, out_dir=str(tmp_path)))
+  assert [p['segments'] for p in r['rows']] == [5 * u for u in
+                                                s.cost_utterances]
+  assert all(p['train_rows'] == 4 * p['segments'] // 5 for p in r['rows'])
+  assert not any(p['streamed'] for p in r['rows'])  # tiny: in memory
+  assert [p['files'] for p in r['extract']] == list(s.cost_files)
+  assert all(p['peak_rss_mb'] > 0 and p['generation_s'] > 0
+             for p in r['rows'] + r['population'] + r['modules'] + r['runs'])
+  assert os.path.isfile(tmp_path / cost_growth.FIGURE)
+  assert '| utterances |' in '\n'.join(cost_growth.markdown(r))
