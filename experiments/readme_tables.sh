@@ -259,12 +259,22 @@ wanted issue35 && {
 # anchor (ComParE + speaker norm + SVM, C chosen on training speakers).
 sv='`improved_svm` (chosen on training speakers; transductive)'
 sn='ComParE + SVM + speaker norm (transductive)'
+sv9='`improved_svm` + ensemble of the 10 best pathways (`--config.ensemble_size=10`, chosen on EMO-DB training speakers)'
 for c in emodb ravdess; do
   name=$([ $c = emodb ] && echo EMO-DB || echo RAVDESS)
   [ -n "$(seed_dirs sv_${c}_random)" ] && section "**$name, random 5-fold**, against $sn" tbl "$(files $A/${c}_ComParE_2016_random_kfold_speaker_norm.json)" "$sn" \
-   "$(row "$sv" "$(seed_dirs sv_${c}_random)")"
+   "$(row "$sv" "$(seed_dirs sv_${c}_random)")" \
+   "$(row "$sv9" "$(seed_dirs sv_${c}_random_ens10)")"
   [ -n "$(seed_dirs sv_${c}_loso)" ] && section "**$name, leave-one-speaker-out** (folds averaged over seeds), against $sn" tbl_seeds "$(files $A/${c}_ComParE_2016_speaker_kfold_speaker_norm.json)" "$sn" \
-   "$(row "$sv" "$(seed_dirs sv_${c}_loso)")"
+   "$(row "$sv" "$(seed_dirs sv_${c}_loso)")" \
+   "$(row "$sv9" "$(seed_dirs sv_${c}_loso_ens10)")"
+  # The per-corpus ensemble (chosen on EMO-DB's training speakers) against
+  # the single best pathway, paired over the same folds and seeds.
+  for p in random loso; do
+    fn=tbl; [ $p = loso ] && fn=tbl_seeds
+    [ -n "$(seed_dirs sv_${c}_${p}_ens10)" ] && section "**$name, $([ $p = loso ] && echo leave-one-speaker-out || echo random 5-fold): the ensemble of the 10 best pathways against the best pathway alone**" \
+     $fn "$(seed_dirs sv_${c}_$p)" "$sv" "$(row "$sv9" "$(seed_dirs sv_${c}_${p}_ens10)")"
+  done
 done
 # The scratch cells' controls (issue 33) beside it, on the same folds.
 for c in emodb ravdess; do
