@@ -115,3 +115,16 @@ def test_a_flat_view_row_builds_the_same_layer_shapes(synthetic):
   b = model_lib.init(jax.random.key(0), config, (64 * 2 * 3,), 3)
   assert a['layers'][0]['w'].shape == b['layers'][0]['w'].shape
 
+
+
+@pytest.mark.slow
+def test_a_whole_run_over_the_limit_scores_as_the_in_memory_run(tmp_path):
+  from experiments.lib import pathnet_protocol  # pylint: disable=g-import-not-at-top
+  scores = []
+  for gb in (0.0, TINY_GB):
+    c = tinyconfig.synthetic_run_config()
+    c.model.input_view = 'time_pooled'
+    c.data_memory_gb = gb
+    r = pathnet_protocol.train_and_evaluate(c, str(tmp_path / f'gb{gb}'))
+    scores.append(r['folds'][0]['utterance']['ua'])
+  assert scores[0] == pytest.approx(scores[1], abs=1e-6)
