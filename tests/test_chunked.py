@@ -68,13 +68,13 @@ def test_pooled_rows_are_the_models_view_of_the_normalised_rows(view):
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-def test_the_limit_counts_float32_bytes_and_zero_means_never():
-  x = np.zeros((10, 64, 64, 3), np.float32)
-  assert chunked.rows_gb(x, 1000) == pytest.approx(1000 * 12288 * 4 / 1e9)
-  assert chunked.needed(x, 1000, 0.01)
-  assert not chunked.needed(x, 100, 0.01)
-  assert not chunked.needed(x, 10**9, 0.0)
-  assert not chunked.needed(np.zeros((10, 6373)), 10**9, 0.01)  # not segments
+def test_the_limit_counts_float32_bytes_of_the_whole_set_and_zero_means_never():
+  x = np.zeros((1000, 64, 64, 3), np.uint8)
+  assert chunked.rows_gb(x) == pytest.approx(1000 * 12288 * 4 / 1e9)
+  assert chunked.needed(x, 0.04)
+  assert not chunked.needed(x, 0.05)
+  assert not chunked.needed(x, 0.0)
+  assert not chunked.needed(np.zeros((10**4, 6373)), 0.01)  # not segments
 
 
 def test_the_segment_view_over_the_limit_is_an_error_naming_the_field():

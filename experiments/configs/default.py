@@ -53,7 +53,7 @@ def get_config() -> ml_collections.ConfigDict:
   # speaker by its own unlabelled segments: transductive for a test speaker,
   # see experiments/lib/normalize.py) | 'none'.
   c.normalize = 'pixel'
-  # A fold's segment rows (as float32) over this many GB are read from the
+  # Segments (a corpus's, as float32) over this many GB are read from the
   # store a block at a time and become layer 1's pooled view block by block
   # (experiments/lib/chunked.py; pooled views only); at or under it, the
   # in-memory path. 0: always in memory.

@@ -2,8 +2,8 @@
 
 Today's path copies a fold's [n, 64, 64, 3] segment rows into memory,
 normalises them and hands them to pathnet_jax, which takes layer 1's view.
-When those rows are larger than `config.data_memory_gb`, this path reads
-them a block of rows at a time (from a memory-mapped store, by positioned
+When a corpus's segments are larger than `config.data_memory_gb`, this
+path reads them a block of rows at a time (from a memory-mapped store, by positioned
 reads that do not grow the process's resident set: featureset.read_rows),
 fits the normaliser from running float64 sums, and makes layer 1's pooled
 view (model.input_view: 384 values per segment for 'time_pooled', not
@@ -28,22 +28,24 @@ from pathnet_jax import model as model_lib
 BLOCK_ROWS = 2048  # ~100 MB of float32 64x64x3 segments per read
 
 
-def rows_gb(x, n_rows: int) -> float:
-  """GB that `n_rows` rows of x [n, ...] take in memory as float32."""
-  return n_rows * math.prod(x.shape[1:]) * 4 / 1e9
+def rows_gb(x) -> float:
+  """GB that the rows of x [n, ...] take in memory as float32."""
+  return len(x) * math.prod(x.shape[1:]) * 4 / 1e9
 
 
-def needed(x, n_rows: int, max_gb: float | None) -> bool:
-  """Whether `n_rows` segment rows of x are read block by block: they
-  are over `max_gb` (None or <= 0: never)."""
-  return bool(max_gb) and x.ndim == 4 and rows_gb(x, n_rows) > max_gb
+def needed(x, max_gb: float | None) -> bool:
+  """Whether the segments x [n, H, W, C] are read block by block: they are
+  over `max_gb` (None or <= 0: never). Decided on the whole set, so the
+  training, fitness and test rows of a fold all take the same path (a
+  fold's test rows alone, copied, would hold a fifth of a corpus)."""
+  return bool(max_gb) and x.ndim == 4 and rows_gb(x) > max_gb
 
 
 def check_view(view_segments: str | None, gb: float, max_gb: float) -> None:
   """A view that does not shrink the segments cannot stream."""
   if view_segments not in model_lib.POOLED_STATS:
     raise ValueError(
-        f"a fold's segment rows take {gb:.1f} GB, over config.data_memory_gb"
+        f"the segments take {gb:.1f} GB, over config.data_memory_gb"
         f'={max_gb:g}, and model.input_view={view_segments!r} reads every '
         f'value of them; use a pooled view ({", ".join(model_lib.POOLED_STATS)}'
         ') or raise config.data_memory_gb')

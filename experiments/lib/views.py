@@ -109,11 +109,10 @@ def fit(view: View, mode: str, segments: store.FeatureSet,
         max_gb: float | None = None):
   """(segment stats or None, functionals stats or None) fitted on the
   training rows `rows` of `segments` (None: every row, e.g. a source);
-  segment rows over `max_gb` are read a block at a time (chunked.py)."""
+  segments over `max_gb` are read a block at a time (chunked.py)."""
   seg_stats = func_stats = None
   if view.segments is not None:
-    n = len(segments) if rows is None or mode == 'speaker' else len(rows)
-    fit_fn = (chunked.fit_normalizer if chunked.needed(segments.x, n, max_gb)
+    fit_fn = (chunked.fit_normalizer if chunked.needed(segments.x, max_gb)
               else normalize.fit_normalizer)
     seg_stats = fit_fn(segments.x, mode, rows=rows, speaker=segments.speaker)
   if funcs is not None:
@@ -132,8 +131,9 @@ def model_rows(view: View, stats, segments: store.FeatureSet,
   Returns (x, label, utterance): segments' normalised rows (a segment
   view; pathnet_jax takes the view itself), [n, d] joined rows, or one row
   per utterance of `rows` (functionals alone), with their labels and
-  utterance indices. Segment rows over `max_gb` GB become their pooled
-  view [n, d] a block at a time (chunked.py).
+  utterance indices. Segments over `max_gb` GB (the whole set: every part
+  of a fold then takes the same path) become their pooled view [n, d] a
+  block at a time (chunked.py).
   """
   seg_stats, func_stats = stats
   if view.per_utterance:
@@ -143,9 +143,8 @@ def model_rows(view: View, stats, segments: store.FeatureSet,
     x = normalize.apply_normalizer(func_stats, funcs.x[utts],
                                    speaker=funcs.speaker[utts])
     return x, label, utts
-  if chunked.needed(segments.x, len(rows), max_gb):
-    chunked.check_view(view.segments, chunked.rows_gb(segments.x, len(rows)),
-                       max_gb)
+  if chunked.needed(segments.x, max_gb):
+    chunked.check_view(view.segments, chunked.rows_gb(segments.x), max_gb)
     x = chunked.pooled_rows(segments.x, seg_stats, segments.speaker, rows,
                             view.segments)
   else:
