@@ -34,8 +34,10 @@ def _point(kind: str, store_dir: str, **args) -> dict[str, Any]:
       if not f.startswith(common.FAKE_DEVICES_FLAG))
   cmd = [sys.executable, '-m', 'experiments.benchmarks.cost_worker', kind,
          f'--store_dir={store_dir}', *(f'--{k}={v}' for k, v in args.items())]
-  out = subprocess.run(cmd, env=env, check=True, capture_output=True,
+  out = subprocess.run(cmd, env=env, check=False, capture_output=True,
                        text=True)
+  if out.returncode:  # the worker's own error, not only its exit status
+    raise RuntimeError(f'{" ".join(cmd[2:])} failed:\n{out.stderr[-3000:]}')
   point = json.loads(out.stdout.strip().splitlines()[-1])
   print(f'[cost_growth] {point}', flush=True)
   return point

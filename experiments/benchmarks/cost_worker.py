@@ -97,8 +97,7 @@ def train_point(args) -> dict:
           'segments': len(fs), 'store_gb': fs.x.nbytes / 1e9,
           'population': args.population, 'modules': args.modules,
           'runs': args.runs, 'train_rows': n_fit,
-          'streamed': chunked.needed(fs.x, len(plans[0].fit_rows),
-                                     float(config.data_memory_gb)),
+          'streamed': chunked.needed(fs.x, float(config.data_memory_gb)),
           'write_s': write_s, 'prep_s': prep_s,
           'first_generation_s': float(seconds[0]),  # compile included
           'generation_s': float(np.median(seconds[1:])),
